@@ -1,0 +1,205 @@
+"""The engine for any OpenAI-compatible HTTP server: OpenAI, `vllm serve`, llama.cpp's server.
+
+Plain `httpx.AsyncClient` (no SDK): the servers differ in small ways (llama.cpp ignores `n`, only vLLM knows
+`structured_outputs`), and the retry policy must be ours so that it honours `Retry-After`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+
+from ..schemas.engine import Completion, GenRequest, GenResult, OpenAIEngineConfig
+
+log = logging.getLogger(__name__)
+
+_RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+class _Retryable(Exception):
+    """A failed attempt worth repeating; `wait_s` is the server's `Retry-After`, if it sent one."""
+
+    def __init__(self, reason: str, wait_s: float | None = None):
+        super().__init__(reason)
+        self.wait_s = wait_s
+
+
+class _Fatal(Exception):
+    """A failed call that repeating cannot fix (a 4xx other than 429, or retries exhausted)."""
+
+
+def retry_after_s(value: str | None) -> float | None:
+    """Seconds to wait from a `Retry-After` header: delta-seconds or an HTTP date; None if absent/unparsable."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def split_tokens(total: int, texts: list[str]) -> list[int]:
+    """Share a response's total completion tokens among its choices in proportion to their text length.
+
+    Servers report `usage` per response, not per choice; the shares sum exactly to `total`.
+    """
+    weights = [len(t) + 1 for t in texts]  # +1: an empty text still cost its stop token
+    shares = [total * w // sum(weights) for w in weights]
+    for i in range(total - sum(shares)):  # hand out the rounding remainder, first choices first
+        shares[i % len(shares)] += 1
+    return shares
+
+
+class OpenAIEngine:
+    """Sends each `GenRequest` to an OpenAI-compatible server, at most `max_concurrency` HTTP calls at a time.
+
+    Transient failures (429, 5xx, connection errors, timeouts, malformed bodies) are retried with exponential
+    backoff; a request that still fails becomes a `GenResult` with `error` set. When a server returns fewer
+    than `n` choices, the rest are asked for again with seeds offset by the index of their first completion,
+    so a re-run asks exactly the same questions. The API key is read from the environment at call time and
+    appears nowhere else (not in `name`, not in errors, not in logs).
+    """
+
+    def __init__(self, config: OpenAIEngineConfig):
+        self.config = config
+        self.name = f"openai:{config.model}"
+
+    def generate(self, requests: list[GenRequest]) -> list[GenResult]:
+        if not requests:
+            return []
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(self._generate(requests))
+        # Called from async code: this thread's loop is busy running our caller, so use a fresh thread's loop.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="openai-engine") as pool:
+            return pool.submit(asyncio.run, self._generate(requests)).result()
+
+    async def _generate(self, requests: list[GenRequest]) -> list[GenResult]:
+        cfg = self.config
+        key = os.environ.get(cfg.api_key_env) if cfg.api_key_env else None
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        # The semaphore bounds calls in flight; the pool is sized to match so no call waits for a connection.
+        limits = httpx.Limits(max_connections=cfg.max_concurrency, max_keepalive_connections=cfg.max_concurrency)
+        sem = asyncio.Semaphore(cfg.max_concurrency)
+        async with httpx.AsyncClient(headers=headers, limits=limits, timeout=cfg.timeout_s) as client:
+            return list(await asyncio.gather(*(self._one(client, sem, r) for r in requests)))
+
+    async def _one(self, client: httpx.AsyncClient, sem: asyncio.Semaphore, req: GenRequest) -> GenResult:
+        start = time.perf_counter()
+        try:
+            completions, prompt_tokens = await self._complete(client, sem, req)
+        except _Fatal as exc:
+            return GenResult(error=str(exc), latency_s=time.perf_counter() - start)
+        except Exception as exc:  # a bug or an odd body must not sink the whole batch
+            error = _redact(f"{type(exc).__name__}: {exc}", client)
+            return GenResult(error=error, latency_s=time.perf_counter() - start)
+        return GenResult(completions=completions, prompt_tokens=prompt_tokens, latency_s=time.perf_counter() - start)
+
+    async def _complete(self, client, sem, req: GenRequest) -> tuple[list[Completion], int]:
+        completions, prompt_tokens = await self._call(client, sem, req, req.n, req.seed)
+        per = len(completions)  # what the server gives per call: 1 on llama.cpp, which ignores `n`
+        cursor = per  # seeds req.seed + i for i < cursor are taken
+        while len(completions) < req.n:
+            # Ask for the rest in parallel chunks of `per`; each chunk's seed is offset by the index of its
+            # first completion (seed, seed+1, ... on llama.cpp, like the embedded engine): distinct, reproducible.
+            missing = req.n - len(completions)
+            chunks = [(cursor + j, min(per, missing - j)) for j in range(0, missing, per)]
+            outs = await asyncio.gather(*(self._call(client, sem, req, k, req.seed + s) for s, k in chunks))
+            completions += [c for got, _ in outs for c in got]
+            cursor += missing
+        return completions[: req.n], prompt_tokens
+
+    async def _call(self, client, sem, req: GenRequest, n: int, seed: int) -> tuple[list[Completion], int]:
+        """One logical call with retries; raises `_Fatal` with the last reason when it cannot succeed."""
+        cfg = self.config
+        url, body = self._request(req, n, seed)
+        reason, wait = "no attempt made", 0.0
+        for attempt in range(cfg.max_retries + 1):
+            if attempt:
+                await asyncio.sleep(wait)
+            try:
+                async with sem, asyncio.timeout(cfg.timeout_s):  # total time, not httpx's per-read timeout
+                    resp = await client.post(url, json=body)
+                return _parse(resp, chat=req.messages is not None)
+            except _Retryable as exc:
+                reason, hint = str(exc), exc.wait_s
+            except TimeoutError:
+                reason, hint = f"timeout after {cfg.timeout_s:g}s", None
+            except httpx.RequestError as exc:  # connect/read/write errors, resets, httpx's own timeouts
+                kind = "timeout" if isinstance(exc, httpx.TimeoutException) else "connection error"
+                reason, hint = f"{kind} ({type(exc).__name__}: {exc})", None
+            reason = _redact(reason, client)
+            wait = min(cfg.max_backoff_s, hint if hint is not None else cfg.backoff_s * 2**attempt)
+            log.info("%s: attempt %d failed: %s", self.name, attempt + 1, reason)
+        raise _Fatal(f"gave up after {cfg.max_retries + 1} attempts; last: {reason}")
+
+    def _request(self, req: GenRequest, n: int, seed: int) -> tuple[str, dict[str, Any]]:
+        """The URL and JSON body of one call asking for `n` choices with `seed`."""
+        cfg = self.config
+        body: dict[str, Any] = {
+            "model": cfg.model,
+            "temperature": req.temperature,
+            "top_p": req.top_p,
+            "max_tokens": req.max_tokens,
+            "seed": seed,
+            "n": n,
+        }
+        if req.stop:
+            body["stop"] = list(req.stop)
+        if req.choices and cfg.structured_outputs == "vllm":
+            body["structured_outputs"] = {"choice": list(req.choices)}  # vLLM >= 0.12; others: free text
+        root = cfg.base_url.rstrip("/")
+        if req.messages is not None:
+            body["messages"] = [m.model_dump() for m in req.messages]
+            return f"{root}/chat/completions", body
+        if req.prompt is None:
+            raise _Fatal("request has neither `messages` nor `prompt`")
+        body["prompt"] = req.prompt
+        return f"{root}/completions", body
+
+
+def _parse(resp: httpx.Response, chat: bool) -> tuple[list[Completion], int]:
+    """Completions and prompt tokens of one response; raises `_Retryable` / `_Fatal` on failure."""
+    if resp.status_code != 200:
+        reason = f"HTTP {resp.status_code}: {resp.text[:200]}"
+        if resp.status_code in _RETRY_STATUS:
+            raise _Retryable(reason, retry_after_s(resp.headers.get("retry-after")))
+        raise _Fatal(reason)
+    try:
+        data = resp.json()
+        choices = sorted(data["choices"], key=lambda c: c.get("index", 0))
+        texts = [(c["message"].get("content") if chat else c.get("text")) or "" for c in choices]
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise _Retryable(f"malformed response body (HTTP 200, {type(exc).__name__})") from exc
+    if not choices:
+        raise _Retryable("response has no choices (HTTP 200)")
+    usage = data.get("usage") or {}
+    shares = split_tokens(int(usage.get("completion_tokens") or 0), texts)
+    completions = [
+        Completion(
+            text=text,
+            finish_reason=c.get("finish_reason") or "stop",
+            completion_tokens=int((c.get("usage") or {}).get("completion_tokens", share)),
+        )
+        for c, text, share in zip(choices, texts, shares)
+    ]
+    return completions, int(usage.get("prompt_tokens") or 0)
+
+
+def _redact(text: str, client: httpx.AsyncClient) -> str:
+    """Belt and braces: a server may echo request headers in an error body; never log or return the key."""
+    key = client.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    return text.replace(key, "***") if key else text

@@ -1,0 +1,195 @@
+"""The `prefsynth` command line: build, list, show and export dataset versions."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+# Prefect logs every task run at INFO; the CLI shows its own progress instead (set before Prefect is imported).
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+import typer  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from .. import progress  # noqa: E402
+from ..storage.catalog import Catalog, CatalogBusy  # noqa: E402
+from ..storage.inputs import InputError  # noqa: E402
+from ..storage.versions import VersionNotFound, get_version, list_versions  # noqa: E402
+from .config import ConfigError, PreferenceBuildConfig, load_config  # noqa: E402
+
+app = typer.Typer(
+    help="prefsynth — synthesize LLM preference datasets, stored as versioned datasets in a DuckDB catalog.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+CATALOG_HELP = "DuckDB catalog file [default: the config's `catalog`, else $PREFSYNTH_CATALOG, else ./prefsynth.duckdb]"
+CatalogOpt = typer.Option(None, "--catalog", "-c", help=CATALOG_HELP, show_default=False)
+
+
+def fail(message: str, code: int = 2) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def catalog_path(explicit: Optional[Path], configured: Optional[str] = None) -> Path:
+    return Path(explicit or configured or os.environ.get("PREFSYNTH_CATALOG") or "prefsynth.duckdb")
+
+
+def open_catalog(path: Path) -> Catalog:
+    if not path.exists():
+        fail(f"no catalog at {path} (run `prefsynth build CONFIG` first, or pass --catalog)")
+    try:
+        return Catalog(path, read_only=True)
+    except CatalogBusy as exc:
+        fail(str(exc), 1)
+
+
+@app.command()
+def build(
+    config: Path = typer.Argument(..., help="YAML build config (see examples/quickstart.yaml)"),
+    catalog: Optional[Path] = CatalogOpt,
+    as_json: bool = typer.Option(False, "--json", help="Print the build summary as JSON on stdout"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars"),
+) -> None:
+    """Run a preference build: sample, judge in both orders, pair, filter, and write a new dataset version."""
+    try:
+        cfg = load_config(config, PreferenceBuildConfig)
+        from .preference import read_prompts
+
+        read_prompts(cfg)  # fail fast on bad input, before any model or server starts
+    except (ConfigError, InputError) as exc:
+        fail(str(exc))
+    summary = _run_build(cfg, catalog_path(catalog, cfg.catalog), quiet or as_json)
+    if as_json:
+        out.print_json(json.dumps(summary, default=str))
+    else:
+        print_summary(summary)
+
+
+def _run_build(cfg: PreferenceBuildConfig, path: Path, quiet: bool) -> dict:
+    from ..engines.base import EngineError
+    from .preference import preference_build
+    from .progress_view import RichProgress
+
+    view = None if quiet else RichProgress()
+    progress.install(view)
+    try:
+        if view:
+            with view:
+                return preference_build(cfg, str(path))
+        return preference_build(cfg, str(path))
+    except (CatalogBusy, EngineError, InputError) as exc:
+        fail(str(exc), 1)
+    finally:
+        progress.install(None)
+
+
+def print_summary(s: dict) -> None:
+    st = s["stats"]
+    table = Table(title=f"{s['name']} v{s['version']}  ({s['rows']} pairs)", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("prompts", str(st["prompts"]))
+    table.add_row("samples", _counts(st["samples"]))
+    table.add_row("judgments", _counts(st["judgments"]) + f"  (re-asked {st['reasked']})")
+    f = st["funnel"]
+    steps = "; ".join(f"{x['filter']}: -{x['dropped']} " + _counts(x["reasons"]) for x in f["steps"])
+    table.add_row("pairs", f"{f['pairs_in']} in → {steps} → {f['pairs_out']} kept")
+    table.add_row("engine calls", f"{st['engine_calls']} (cache hits {st['cache_hits']}, errors {st['engine_errors']})")
+    table.add_row("tokens", f"prompt {st['prompt_tokens']}, completion {st['completion_tokens']}")
+    table.add_row("wall time", f"{st['wall_time_s']:.1f} s")
+    table.add_row("content hash", s["content_hash"][:16])
+    table.add_row("parent", f"v{s['parent_version']}" if s["parent_version"] else "none")
+    out.print(table)
+
+
+def _counts(d: dict) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(d.items())) or "none"
+
+
+@app.command()
+def datasets(
+    catalog: Optional[Path] = CatalogOpt,
+    as_json: bool = typer.Option(False, "--json", help="JSON list: name, version, kind, rows, created_at"),
+) -> None:
+    """List every dataset version in the catalog."""
+    with open_catalog(catalog_path(catalog)) as cat:
+        versions = list_versions(cat)
+    if as_json:
+        rows = [
+            {"name": v.name, "version": v.version, "kind": v.kind, "rows": v.row_count, "created_at": v.created_at.isoformat()}
+            for v in versions
+        ]
+        out.print_json(json.dumps(rows))
+        return
+    table = Table("name", "version", "kind", "rows", "content hash", "created")
+    for v in versions:
+        table.add_row(v.name, str(v.version), v.kind, str(v.row_count), v.content_hash[:12], f"{v.created_at:%Y-%m-%d %H:%M}")
+    out.print(table)
+
+
+@app.command()
+def show(
+    ref: str = typer.Argument(..., help="NAME or NAME@VERSION (default: the latest version)"),
+    catalog: Optional[Path] = CatalogOpt,
+    as_json: bool = typer.Option(False, "--json", help="Print the manifest and stats as JSON"),
+) -> None:
+    """Show one dataset version: manifest, config hash, parent, and the stats of the build that made it."""
+    with open_catalog(catalog_path(catalog)) as cat:
+        try:
+            v = get_version(cat, ref)
+        except (VersionNotFound, ValueError) as exc:
+            fail(str(exc))
+    manifest = {
+        "name": v.name, "version": v.version, "kind": v.kind, "rows": v.row_count, "content_hash": v.content_hash,
+        "parent_version": v.parent_version, "config_hash": v.config_hash, "code_version": v.code_version,
+        "created_at": v.created_at.isoformat(), "flow_run_id": v.flow_run_id, "stats": v.stats,
+    }
+    if as_json:
+        out.print_json(json.dumps(manifest))
+    else:
+        print_summary(manifest)
+        out.print(f"config hash {v.config_hash}, code {v.code_version}, created {v.created_at:%Y-%m-%d %H:%M:%S}, flow run {v.flow_run_id}")
+
+
+@app.command()
+def export(
+    ref: str = typer.Argument(..., help="NAME or NAME@VERSION (default: the latest version)"),
+    fmt: str = typer.Option(..., "--format", "-f", help="Export format: trl-preference"),
+    out_dir: Path = typer.Option(..., "--out", "-o", help="Folder to write NAME/vN/ into"),
+    catalog: Optional[Path] = CatalogOpt,
+) -> None:
+    """Export a dataset version as Parquet in a trainer's format (TRL preference: prompt/chosen/rejected)."""
+    from ..storage.export import export_trl_preference
+
+    if fmt != "trl-preference":
+        fail(f"unknown --format {fmt!r} (known: trl-preference)")
+    with open_catalog(catalog_path(catalog)) as cat:
+        try:
+            v = get_version(cat, ref)
+        except (VersionNotFound, ValueError) as exc:
+            fail(str(exc))
+        if v.kind != "preference":
+            fail(f"{v.name}@{v.version} is a {v.kind} dataset; trl-preference needs a preference dataset")
+        folder = export_trl_preference(cat, v, out_dir)
+    out.print(f"wrote {folder}/train.parquet ({v.row_count} rows)")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted: no version was written")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

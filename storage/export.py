@@ -1,0 +1,102 @@
+"""Exports of dataset versions in the formats trainers consume (DESIGN.md §7)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..schemas.dataset import DatasetVersion
+from .catalog import Catalog
+
+_PREFERENCE_ROWS = """
+SELECT p.id AS pair_id, p.prompt_id, pr.text AS prompt_text, pr.messages AS prompt_messages,
+       c.text AS chosen, r.text AS rejected, c.model AS chosen_model, r.model AS rejected_model,
+       p.margin, p.agreement, p.judgment_ids
+FROM dataset_rows d
+JOIN pairs p ON p.id = d.row_id
+JOIN prompts pr ON pr.id = p.prompt_id
+JOIN samples c ON c.id = p.chosen_id
+JOIN samples r ON r.id = p.rejected_id
+WHERE d.name = ? AND d.version = ?
+ORDER BY d.ord
+"""
+
+
+def preference_records(catalog: Catalog, version: DatasetVersion) -> list[dict]:
+    """TRL preference rows. Conversational form (message lists) when any prompt of the version is a chat."""
+    rows = catalog.query_dicts(_PREFERENCE_ROWS, [version.name, version.version])
+    judges = _judges_by_id(catalog, [j for r in rows for j in json.loads(r["judgment_ids"])])
+    conversational = any(r["prompt_messages"] for r in rows)
+    return [_trl_row(r, judges, conversational) for r in rows]
+
+
+def _judges_by_id(catalog: Catalog, ids: list[str]) -> dict[str, str]:
+    if not ids:
+        return {}
+    catalog.con.register("_jids", pa.table({"id": ids}))
+    try:
+        return dict(catalog.query("SELECT j.id, j.judge FROM judgments j JOIN _jids USING (id)"))
+    finally:
+        catalog.con.unregister("_jids")
+
+
+def _trl_row(r: dict, judges: dict[str, str], conversational: bool) -> dict:
+    judgment_ids = json.loads(r["judgment_ids"])
+    if conversational:
+        messages = json.loads(r["prompt_messages"]) if r["prompt_messages"] else [{"role": "user", "content": r["prompt_text"]}]
+        prompt, chosen, rejected = messages, _assistant(r["chosen"]), _assistant(r["rejected"])
+    else:
+        prompt, chosen, rejected = r["prompt_text"], r["chosen"], r["rejected"]
+    return {
+        "prompt": prompt,
+        "chosen": chosen,
+        "rejected": rejected,
+        "prompt_id": r["prompt_id"],
+        "chosen_model": r["chosen_model"],
+        "rejected_model": r["rejected_model"],
+        # Pairwise verdicts give no absolute rating; pointwise judges fill these.
+        "chosen_rating": None,
+        "rejected_rating": None,
+        "margin": r["margin"],
+        "strength": r["margin"],
+        "judges": sorted({judges[j] for j in judgment_ids if j in judges}),
+        "agreement": r["agreement"],
+    }
+
+
+def _assistant(text: str) -> list[dict]:
+    return [{"role": "assistant", "content": text}]
+
+
+_PREFERENCE_SCHEMA_FIELDS = [
+    ("prompt_id", pa.string()), ("chosen_model", pa.string()), ("rejected_model", pa.string()),
+    ("chosen_rating", pa.float64()), ("rejected_rating", pa.float64()), ("margin", pa.float64()),
+    ("strength", pa.float64()), ("judges", pa.list_(pa.string())), ("agreement", pa.float64()),
+]
+
+
+def preference_schema(conversational: bool) -> pa.Schema:
+    message = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
+    text = message if conversational else pa.string()
+    return pa.schema([("prompt", text), ("chosen", text), ("rejected", text), *_PREFERENCE_SCHEMA_FIELDS])
+
+
+def export_trl_preference(catalog: Catalog, version: DatasetVersion, out_dir: Path) -> Path:
+    """Write OUT/NAME/vN/train.parquet (+ manifest.json); returns the folder. Atomic: temp file, then rename."""
+    records = preference_records(catalog, version)
+    conversational = bool(records) and isinstance(records[0]["prompt"], list)
+    table = pa.Table.from_pylist(records, schema=preference_schema(conversational))
+    folder = Path(out_dir) / version.name / f"v{version.version}"
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / "train.parquet.tmp"
+    pq.write_table(table, tmp)
+    tmp.replace(folder / "train.parquet")
+    manifest = {
+        "name": version.name, "version": version.version, "kind": version.kind, "format": "trl-preference",
+        "rows": table.num_rows, "content_hash": version.content_hash, "conversational": conversational,
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return folder

@@ -1,0 +1,137 @@
+"""Reading input rows (JSONL, CSV, Parquet) with errors that name the file, line and field."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+from pydantic import ValidationError
+
+from ..schemas.engine import Message
+from ..schemas.ids import content_id
+from ..schemas.preference import Prompt
+
+
+class InputError(ValueError):
+    """A bad input row: `str(err)` is `FILE:LINE: field 'F': what is wrong`."""
+
+    def __init__(self, path: Path | str, line: int | None, field: str | None, problem: str):
+        self.path, self.line, self.field, self.problem = str(path), line, field, problem
+        where = f"{path}:{line}" if line is not None else str(path)
+        what = f"field '{field}': {problem}" if field else problem
+        super().__init__(f"{where}: {what}")
+
+
+def detect_format(path: Path, fmt: str = "auto") -> str:
+    if fmt != "auto":
+        return fmt
+    suffix = path.suffix.lower()
+    for name, suffixes in {"jsonl": (".jsonl", ".ndjson", ".json"), "csv": (".csv",), "parquet": (".parquet",)}.items():
+        if suffix in suffixes:
+            return name
+    raise InputError(path, None, None, f"cannot tell the format from the suffix {suffix!r}; set format")
+
+
+def read_rows(path: Path, fmt: str = "auto") -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, row) pairs; line numbers are 1-based file lines (Parquet: row number)."""
+    if not path.is_file():
+        raise InputError(path, None, None, "file not found")
+    fmt = detect_format(path, fmt)
+    if fmt == "jsonl":
+        yield from _jsonl_rows(path)
+    elif fmt == "csv":
+        yield from _csv_rows(path)
+    else:
+        import pyarrow.parquet as pq
+
+        for i, row in enumerate(pq.read_table(path).to_pylist(), start=1):
+            yield i, row
+
+
+def _decode(path: Path, data: bytes, line: int) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(path, line, None, f"invalid UTF-8 at byte {exc.start}") from None
+
+
+def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            text = _decode(path, raw, lineno).strip()
+            if not text:
+                continue
+            try:
+                row = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise InputError(path, lineno, None, f"malformed JSON ({exc.msg} at column {exc.colno})") from None
+            if not isinstance(row, dict):
+                raise InputError(path, lineno, None, f"expected a JSON object, got {type(row).__name__}")
+            yield lineno, row
+
+
+def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InputError(path, line, None, f"invalid UTF-8 at byte {exc.start}") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    for row in reader:
+        yield reader.line_num, row
+
+
+def load_prompts(path: Path | str, field: str = "prompt", fmt: str = "auto", max_chars: int | None = None) -> list[Prompt]:
+    """Prompts from a file. The `field` holds a string or a list of chat messages ({role, content}).
+
+    Identical prompts are kept once (identity is the content hash), in first-seen order.
+    """
+    path = Path(path)
+    prompts: dict[str, Prompt] = {}
+    for lineno, row in read_rows(path, fmt):
+        prompt = _prompt_from_row(path, lineno, row, field, max_chars)
+        prompts.setdefault(prompt.id, prompt)
+    if not prompts:
+        raise InputError(path, None, None, "no prompts in the file")
+    return list(prompts.values())
+
+
+def _prompt_from_row(path: Path, lineno: int, row: dict, field: str, max_chars: int | None) -> Prompt:
+    if field not in row or row[field] is None:
+        raise InputError(path, lineno, field, f"missing (row has: {', '.join(map(str, row)) or 'no fields'})")
+    value = row[field]
+    source = f"{path.name}:{lineno}"
+    if isinstance(value, str):
+        _check_text(path, lineno, field, value, max_chars)
+        return Prompt(id=content_id("text", value), text=value, source=source)
+    if isinstance(value, list):
+        messages = _messages(path, lineno, field, value)
+        for m in messages:
+            _check_text(path, lineno, field, m.content, max_chars)
+        return Prompt(id=content_id("messages", [m.model_dump() for m in messages]), messages=messages, source=source)
+    raise InputError(path, lineno, field, f"expected a string or a list of messages, got {type(value).__name__}")
+
+
+def _check_text(path: Path, lineno: int, field: str, text: str, max_chars: int | None) -> None:
+    if not text.strip():
+        raise InputError(path, lineno, field, "empty prompt")
+    if max_chars is not None and len(text) > max_chars:
+        raise InputError(path, lineno, field, f"prompt has {len(text)} characters, more than max_prompt_chars={max_chars}")
+
+
+def _messages(path: Path, lineno: int, field: str, value: list) -> tuple[Message, ...]:
+    if not value:
+        raise InputError(path, lineno, field, "empty message list")
+    try:
+        messages = tuple(Message.model_validate(m) for m in value)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        raise InputError(path, lineno, field, f"bad chat message ({loc}: {err['msg']})") from None
+    if messages[-1].role != "user":
+        raise InputError(path, lineno, field, "the last message must have role 'user'")
+    return messages
