@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from functools import partial
 from collections import Counter
 from pathlib import Path
 
@@ -50,12 +51,10 @@ def judge_pairs(
     pairs = candidate_pairs(samples)
     items = [it for x, y in pairs for it in single.both_orders(prompts[x.prompt_id], x, y)]
     firsts = [single.first_request(cfg, it) for it in items]
-    results = runner.run(cfg.engine, firsts, stage="judge")
-    again = [i for i, r in enumerate(results) if single.needs_reask(cfg, r)]
-    reask_requests = [single.reask_request(cfg, firsts[i], results[i].completions[0].text) for i in again]
-    reasked = dict(zip(again, runner.run(cfg.engine, reask_requests, stage="judge · re-ask"), strict=True))
+    followup = partial(single.reask_for, cfg) if cfg.reask else None
+    answers = runner.run_with_followup(cfg.engine, firsts, "judge", followup)
     judge = single.judge_name(runner.engine_name(cfg.engine), cfg)
-    judgments = [single.to_judgment(judge, it, results[i], reasked.get(i)) for i, it in enumerate(items)]
+    judgments = [single.to_judgment(judge, it, *answers[i]) for i, it in enumerate(items)]
     aggregated = [aggregate(x, y, judgments[2 * k : 2 * k + 2]) for k, (x, y) in enumerate(pairs)]
     return judgments, aggregated
 

@@ -54,8 +54,12 @@ def reask_request(cfg: JudgeConfig, first: GenRequest, reply: str) -> GenRequest
     )
 
 
-def needs_reask(cfg: JudgeConfig, result: GenResult) -> bool:
-    return cfg.reask and result.ok and bool(result.completions) and parse_pairwise(result.completions[0].text).verdict is None
+def reask_for(cfg: JudgeConfig, first: GenRequest, result: GenResult) -> GenRequest | None:
+    """The follow-up for a reply without a readable verdict (None when the reply parsed or the call failed)."""
+    if not result.ok or not result.completions:
+        return None
+    reply = result.completions[0].text
+    return reask_request(cfg, first, reply) if parse_pairwise(reply).verdict is None else None
 
 
 def to_judgment(judge: str, item: PairwiseItem, result: GenResult, reask: GenResult | None = None) -> Judgment:
