@@ -69,12 +69,14 @@ class OpenAIEngine:
     backoff; a request that still fails becomes a `GenResult` with `error` set. When a server returns fewer
     than `n` choices, the rest are asked for again with seeds offset by the index of their first completion,
     so a re-run asks exactly the same questions. The API key is read from the environment at call time and
-    appears nowhere else (not in `name`, not in errors, not in logs).
+    appears nowhere else (not in `name`, not in errors, not in logs). The concurrency bound holds per
+    `generate` call: callers running several calls at once from different threads multiply it.
     """
 
     def __init__(self, config: OpenAIEngineConfig):
         self.config = config
         self.name = f"openai:{config.model}"
+        self.concurrency = config.max_concurrency  # a batch this big keeps every allowed slot busy
 
     def generate(self, requests: list[GenRequest]) -> list[GenResult]:
         if not requests:
@@ -102,9 +104,9 @@ class OpenAIEngine:
         try:
             completions, prompt_tokens = await self._complete(client, sem, req)
         except _Fatal as exc:
-            return GenResult(error=str(exc), latency_s=time.perf_counter() - start)
+            return GenResult(error=_clean(str(exc), client), latency_s=time.perf_counter() - start)
         except Exception as exc:  # a bug or an odd body must not sink the whole batch
-            error = _redact(f"{type(exc).__name__}: {exc}", client)
+            error = _clean(f"{type(exc).__name__}: {exc}", client)
             return GenResult(error=error, latency_s=time.perf_counter() - start)
         return GenResult(completions=completions, prompt_tokens=prompt_tokens, latency_s=time.perf_counter() - start)
 
@@ -141,10 +143,11 @@ class OpenAIEngine:
             except httpx.RequestError as exc:  # connect/read/write errors, resets, httpx's own timeouts
                 kind = "timeout" if isinstance(exc, httpx.TimeoutException) else "connection error"
                 reason, hint = f"{kind} ({type(exc).__name__}: {exc})", None
-            reason = _redact(reason, client)
+            reason = _clean(reason, client)
             wait = min(cfg.max_backoff_s, hint if hint is not None else cfg.backoff_s * 2**attempt)
             log.info("%s: attempt %d failed: %s", self.name, attempt + 1, reason)
-        raise _Fatal(f"gave up after {cfg.max_retries + 1} attempts; last: {reason}")
+        tries = cfg.max_retries + 1
+        raise _Fatal(f"gave up after {tries} attempt{'s' * (tries > 1)}; last: {reason}")
 
     def _request(self, req: GenRequest, n: int, seed: int) -> tuple[str, dict[str, Any]]:
         """The URL and JSON body of one call asking for `n` choices with `seed`."""
@@ -173,8 +176,8 @@ class OpenAIEngine:
 
 def _parse(resp: httpx.Response, chat: bool) -> tuple[list[Completion], int]:
     """Completions and prompt tokens of one response; raises `_Retryable` / `_Fatal` on failure."""
-    if resp.status_code != 200:
-        reason = f"HTTP {resp.status_code}: {resp.text[:200]}"
+    if not resp.is_success:
+        reason = f"HTTP {resp.status_code}: {resp.text}"  # shortened by _clean, after the key is redacted
         if resp.status_code in _RETRY_STATUS:
             raise _Retryable(reason, retry_after_s(resp.headers.get("retry-after")))
         raise _Fatal(reason)
@@ -194,12 +197,14 @@ def _parse(resp: httpx.Response, chat: bool) -> tuple[list[Completion], int]:
             finish_reason=c.get("finish_reason") or "stop",
             completion_tokens=int((c.get("usage") or {}).get("completion_tokens", share)),
         )
-        for c, text, share in zip(choices, texts, shares)
+        for c, text, share in zip(choices, texts, shares, strict=True)
     ]
     return completions, int(usage.get("prompt_tokens") or 0)
 
 
-def _redact(text: str, client: httpx.AsyncClient) -> str:
-    """Belt and braces: a server may echo request headers in an error body; never log or return the key."""
+def _clean(text: str, client: httpx.AsyncClient, limit: int = 300) -> str:
+    """Error text fit to log and return: the API key redacted first (a server may echo request headers in
+    an error body), then shortened, so that not even a prefix of the key survives."""
     key = client.headers.get("authorization", "").removeprefix("Bearer ").strip()
-    return text.replace(key, "***") if key else text
+    text = text.replace(key, "***") if key else text
+    return text if len(text) <= limit else text[: limit - 1] + "…"

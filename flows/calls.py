@@ -76,7 +76,10 @@ class CallRunner:
         """Follow-ups of fresh calls came back with them; those of cached calls go through `run` (cache first)."""
         fresh_second = {plan.keys[i]: second for i, (_, second) in zip(plan.to_call, fresh, strict=True)}
         pending = {i: f for i, r in enumerate(firsts) if r.cached and (f := followup(requests[i], r)) is not None}
-        later = dict(zip(pending, self.run(engine_key, list(pending.values()), stage + " · follow-up"), strict=True))
+        later = {}
+        if pending:
+            results = self.run(engine_key, list(pending.values()), stage + " · follow-up")
+            later = dict(zip(pending, results, strict=True))
         return [(r, later.get(i) if r.cached else fresh_second.get(plan.keys[i])) for i, r in enumerate(firsts)]
 
     def _call(self, engine_key, name, plan, requests, stage, followup) -> list[Answer]:

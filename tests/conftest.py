@@ -1,0 +1,40 @@
+"""Test session setup: an isolated Prefect home and one Prefect test harness for the whole session."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+_PREFECT_HOME = tempfile.mkdtemp(prefix="prefsynth-prefect-")
+os.environ.update(
+    {
+        "PREFECT_HOME": _PREFECT_HOME,
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+    }
+)
+os.environ.pop("PREFECT_API_URL", None)
+
+import pytest  # noqa: E402
+
+pytest_plugins = ["tests.servers"]  # fixtures: llama_server, fault_server
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """A temporary Prefect server shared by every test that runs a flow (starting one costs ~10 s)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=90):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_engines():
+    """Engines are process-wide; each test starts without any, so scripted engines never leak."""
+    from prefsynth.tasks.generate import forget_engines
+
+    forget_engines()
+    yield
+    forget_engines()
