@@ -115,3 +115,15 @@ def test_not_yaml_and_missing_file(tmp_path):
         load_config(write(tmp_path, "c.yaml", "name: [unclosed"), PreferenceBuildConfig)
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "missing.yaml", PreferenceBuildConfig)
+
+
+def test_prefect_yaml_parameters_are_the_flow_config():
+    import yaml
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    spec = yaml.safe_load((root / "prefect.yaml").read_text())
+    for deployment in spec["deployments"]:
+        params = deployment["parameters"]
+        PreferenceBuildConfig.model_validate(params["config"])
+        assert (root / params["config"]["prompts"]["path"]).is_file()
