@@ -1,0 +1,224 @@
+"""Records of the process-label flow: Problem → Solution → Step → PrefixValue / StepLabel.
+
+Also the two in-process messages between the search algorithms and whoever runs the policy
+(`RolloutRequest` out, `Rollout` back), and the config pieces of OmegaPRM and Math-Shepherd.
+
+Labels keep raw counts (n_correct of n_rollouts) and the parent's MC, so hard (any correct), soft (c/N),
+MC > threshold and progress (MC(after) - MC(before)) labels are all derived at export time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal, NamedTuple
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .ids import content_id
+
+CheckStatus = Literal["correct", "incorrect", "unparseable", "timeout", "error"]
+LabelMethod = Literal["omegaprm", "math_shepherd"]
+
+# A step ends at a blank line (or a run of them); the separator stays with the step before it.
+DEFAULT_STEP_SEPARATOR = r"\n\s*\n"
+
+_RECORD = ConfigDict(extra="forbid", frozen=True)
+_CONFIG = ConfigDict(extra="forbid")
+
+# What a checked answer says about correctness: timeouts and checker errors leave it unknown.
+_CORRECT_BY_STATUS: dict[str, bool | None] = {
+    "correct": True,
+    "incorrect": False,
+    "unparseable": False,
+    "timeout": None,
+    "error": None,
+}
+
+
+class Problem(BaseModel):
+    """A question with its gold final answer. `source` is where it came from (FILE:LINE or dataset:split:idx)."""
+
+    model_config = _RECORD
+    id: str
+    question: str
+    gold_answer: str
+    source: str = ""
+
+    @classmethod
+    def create(cls, question: str, gold_answer: str, source: str = "") -> Problem:
+        return cls(id=content_id("problem", question, gold_answer), question=question, gold_answer=gold_answer,
+                   source=source)
+
+
+def solution_id(problem_id: str, model: str, text: str) -> str:
+    """Identity of a solution: the same text by the same model for the same problem is stored once."""
+    return content_id("solution", problem_id, model, text)
+
+
+class Solution(BaseModel):
+    """A full solution text (a policy sample or a search rollout = prefix + completion) and its checked answer.
+
+    `correct` follows `check_status`: True for "correct", False for "incorrect"/"unparseable", None when the
+    check timed out or failed.
+    """
+
+    model_config = _RECORD
+    id: str
+    problem_id: str
+    model: str
+    text: str
+    final_answer: str | None = None
+    correct: bool | None = None
+    check_status: CheckStatus
+
+    @model_validator(mode="after")
+    def _correct_follows_status(self) -> Solution:
+        if self.correct is not _CORRECT_BY_STATUS[self.check_status]:
+            raise ValueError(f"correct={self.correct} contradicts check_status={self.check_status!r}")
+        return self
+
+    @classmethod
+    def create(cls, problem_id: str, model: str, text: str, final_answer: str | None,
+               check_status: CheckStatus) -> Solution:
+        return cls(id=solution_id(problem_id, model, text), problem_id=problem_id, model=model, text=text,
+                   final_answer=final_answer, correct=_CORRECT_BY_STATUS[check_status], check_status=check_status)
+
+
+class Step(BaseModel):
+    """One step of a solution: `solution.text[start:end] == text`, separator included, so that the steps of a
+    solution concatenate back to its text exactly and `"".join(steps[:i])` is the prefix sent to the policy."""
+
+    model_config = _RECORD
+    solution_id: str
+    index: int = Field(ge=0)
+    text: str
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _offsets_match_text(self) -> Step:
+        if self.end - self.start != len(self.text):
+            raise ValueError(f"step offsets [{self.start}, {self.end}) do not span its {len(self.text)} characters")
+        return self
+
+
+def prefix_hash(prefix: str, model: str = "") -> str:
+    """Memo key of a solution prefix. The policy is part of it: an MC value is a property of (prefix, policy)."""
+    return content_id("prefix", model, prefix)
+
+
+class PrefixValue(BaseModel):
+    """A Monte Carlo estimate of a prefix: n_correct of n_rollouts continuations reached the gold answer."""
+
+    model_config = _RECORD
+    problem_id: str
+    prefix_hash: str
+    n_correct: int = Field(ge=0)
+    n_rollouts: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _counts(self) -> PrefixValue:
+        if self.n_correct > self.n_rollouts:
+            raise ValueError("n_correct exceeds n_rollouts")
+        return self
+
+    @property
+    def mc(self) -> float:
+        return self.n_correct / self.n_rollouts
+
+
+class StepLabel(BaseModel):
+    """Raw counts for the prefix that ends with step `step_index` of a solution, and the MC of the prefix one
+    step shorter (`parent_mc`, None when that prefix was not estimated).
+
+    A finished solution is its own single rollout: the label of its last step may be `n_rollouts=1` with
+    `n_correct` = its checked outcome. For both methods the located first error is the first labelled step
+    with `n_correct == 0` (`first_error_index`); steps before it are taken as correct.
+    """
+
+    model_config = _RECORD
+    solution_id: str
+    step_index: int = Field(ge=0)
+    method: LabelMethod
+    n_correct: int = Field(ge=0)
+    n_rollouts: int = Field(ge=1)
+    parent_mc: float | None = Field(None, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _counts(self) -> StepLabel:
+        if self.n_correct > self.n_rollouts:
+            raise ValueError("n_correct exceeds n_rollouts")
+        return self
+
+    @property
+    def mc(self) -> float:
+        """Soft label: the fraction of continuations from this prefix that reached the gold answer."""
+        return self.n_correct / self.n_rollouts
+
+    @property
+    def hard(self) -> bool:
+        """Math-Shepherd hard label: some continuation from this prefix reached the gold answer."""
+        return self.n_correct > 0
+
+
+def first_error_index(labels: list[StepLabel]) -> int | None:
+    """The located first error of one solution under one method: its first step labelled with no correct
+    continuation, or None when every labelled step has one."""
+    zeros = [label.step_index for label in labels if label.n_correct == 0]
+    return min(zeros) if zeros else None
+
+
+class RolloutRequest(NamedTuple):
+    """Ask the policy for `k` continuations of `prefix` (step-aligned text, possibly empty) of a problem.
+
+    In-process only: the flow turns it into one `GenRequest(prompt=..., n=k)`."""
+
+    problem_id: str
+    prefix: str
+    k: int
+
+
+class Rollout(NamedTuple):
+    """One continuation of a prefix with its checked outcome; `text` is the completion only (not the prefix).
+
+    A plain `(text, correct, n_tokens)` tuple is accepted; `correct` must be False for anything that did not
+    reach the gold answer (wrong, unparseable, checker timeout). Pass `check_status` too: OmegaPRM searches
+    only rollouts known to be wrong, never one whose check timed out or failed."""
+
+    text: str
+    correct: bool
+    n_tokens: int = 0
+    final_answer: str | None = None
+    check_status: CheckStatus | None = None
+
+
+PrefixLookup = Callable[[str, str], "PrefixValue | None"]
+"""Memo of prefix values: (problem_id, prefix_hash) → a stored estimate, or None to sample one."""
+
+
+class OmegaPRMConfig(BaseModel):
+    """OmegaPRM search settings; defaults are those of Luo et al. 2024 (arXiv:2406.06592)."""
+
+    model_config = _CONFIG
+    k: int = Field(8, ge=1, le=256, description="Rollouts per Monte Carlo estimate (screening included)")
+    alpha: float = Field(0.5, gt=0.0, le=1.0, description="Q(s,r) = alpha^(1-MC(s)) * beta^(len(r)/L)")
+    beta: float = Field(0.9, gt=0.0, le=1.0, description="Length penalty base of Q(s,r)")
+    length_scale: int = Field(500, ge=1, description="L of Q(s,r): rollout length scale in tokens")
+    c_puct: float = Field(0.125, ge=0.0, description="Exploration weight of U(s) = c_puct*sqrt(sum N)/(1+N(s))")
+    max_searches: int = Field(
+        100, ge=0, description="Selections (binary searches) per problem: the paper's search limit"
+    )
+    max_estimates: int = Field(
+        200, ge=1,
+        description="Cost budget per problem: MC estimates, i.e. engine requests of k rollouts, screening included; "
+        "memoised prefixes are free. Never exceeded: a rollout is selected only if its worst-case binary search fits",
+    )
+    step_separator: str = Field(DEFAULT_STEP_SEPARATOR, description="Regex that ends a step (kept with the step)")
+
+
+class MathShepherdConfig(BaseModel):
+    """Math-Shepherd labelling settings (Wang et al. 2024, arXiv:2312.08935)."""
+
+    model_config = _CONFIG
+    n: int = Field(8, ge=1, le=256, description="Completions sampled from every step prefix")
+    step_separator: str = Field(DEFAULT_STEP_SEPARATOR, description="Regex that ends a step (kept with the step)")

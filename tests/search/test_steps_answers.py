@@ -1,0 +1,163 @@
+"""Step splitting keeps exact offsets; answers compare exactly after normalisation, never by substring."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+
+from prefsynth.schemas.process import Solution, Step
+from prefsynth.tasks.answers import (
+    answers_match, check_answer, extract_answer, extract_boxed, normalize_number,
+)
+from prefsynth.tasks.steps import (
+    completion_steps, make_steps, prefix_of, split_steps, step_spans, steps_from_texts,
+)
+
+TEXTS = [
+    "",
+    "one step only",
+    "a = 1.\n\nb = 2.\n\nThe answer is 3.",
+    "\n\nleading blank lines\n\nsecond",
+    "trailing separator\n\n",
+    "trailing spaces\n\nlast\n\n   \n",
+    "runs of blank lines\n\n\n\n  \nnext\r\n\r\nwindows line ends",
+    "   \n\n  ",
+    "single\nnewlines\nstay\ninside\n\none step",
+]
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_steps_tile_the_text_exactly(text: str) -> None:
+    steps = make_steps("sol", text)
+    assert "".join(s.text for s in steps) == text
+    for i, step in enumerate(steps):
+        assert step.index == i
+        assert text[step.start : step.end] == step.text
+        assert prefix_of(steps, i) == text[: step.start]
+        if text.strip():
+            assert step.text.strip(), "a text with content has no blank step"
+    assert [s.text for s in steps] == split_steps(text)
+
+
+def test_blank_line_split_keeps_separator_with_step() -> None:
+    assert split_steps("a\n\nb\n\n\nc") == ["a\n\n", "b\n\n\n", "c"]
+    assert split_steps("\n\na\n\nb") == ["\n\na\n\n", "b"]
+    assert split_steps("a\n\nb\n\n  ") == ["a\n\n", "b\n\n  "]
+    assert split_steps("") == []
+
+
+def test_configurable_separator_including_zero_width() -> None:
+    assert split_steps("x\ny\nz", r"\n") == ["x\n", "y\n", "z"]
+    text = "Step 1: a. Step 2: b. Step 3: c."
+    assert split_steps(text, r"(?=Step \d+:)") == ["Step 1: a. ", "Step 2: b. ", "Step 3: c."]
+    assert "".join(split_steps(text, r"(?=Step \d+:)")) == text
+
+
+def test_steps_from_texts_and_completion_steps() -> None:
+    prefix, completion = ["a\n\n", "b\n\n"], "\nc\n\nd"
+    pieces = prefix + list(completion_steps(completion))
+    steps = steps_from_texts("s", pieces)
+    full = "".join(prefix) + completion
+    assert all(full[s.start : s.end] == s.text for s in steps)
+    assert steps[-1].end == len(full)
+    assert completion_steps("  \n\n ") == ()
+
+
+def test_step_record_rejects_wrong_offsets() -> None:
+    with pytest.raises(ValueError):
+        Step(solution_id="s", index=0, text="abc", start=0, end=2)
+
+
+def test_step_spans_are_contiguous() -> None:
+    spans = step_spans("a\n\nb\n\nc")
+    assert spans == [(0, 3), (3, 6), (6, 7)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Natalia sold 48 clips.\n#### 72", "72"),
+        ("#### 1,234", "1,234"),
+        ("So the total is \\boxed{\\frac{3}{4}}.", "\\frac{3}{4}"),
+        ("\\boxed{\\left(\\frac{1}{2}, \\{3\\}\\right)}", "\\left(\\frac{1}{2}, \\{3\\}\\right)"),
+        ("first \\boxed{1} then \\boxed{2}", "2"),
+        ("The answer is 42.", "42"),
+        ("The answer is $1,000.", "1,000"),
+        ("The final answer is: -7", "-7"),
+        ("The answer is 3.5. Then we stop.", "3.5"),
+        ("the answer is \\boxed{5}. The answer is 6", "5"),
+        ("no answer here", None),
+        ("unclosed \\boxed{5", None),
+    ],
+)
+def test_extract_answer(text: str, expected: str | None) -> None:
+    assert extract_answer(text) == expected
+
+
+def test_extract_boxed_nested_braces() -> None:
+    assert extract_boxed("x \\boxed{a{b{c}}d} y") == "a{b{c}}d"
+    assert extract_boxed("\\fbox{7}") == "7"
+
+
+@pytest.mark.parametrize(
+    ("answer", "value"),
+    [
+        ("42", Fraction(42)),
+        ("42.0", Fraction(42)),
+        ("42.", Fraction(42)),
+        ("$42", Fraction(42)),
+        ("\\$42", Fraction(42)),
+        ("1,234,567", Fraction(1234567)),
+        ("-3/4", Fraction(-3, 4)),
+        ("0.75", Fraction(3, 4)),
+        (".5", Fraction(1, 2)),
+        ("\\frac{3}{4}", Fraction(3, 4)),
+        ("-\\dfrac{1}{8}", Fraction(-1, 8)),
+        ("\\text{12}", Fraction(12)),
+        ("1,2", None),
+        ("12,34", None),
+        ("3x", None),
+        ("inf", None),
+        ("1/0", None),
+        ("", None),
+    ],
+)
+def test_normalize_number(answer: str, value: Fraction | None) -> None:
+    assert normalize_number(answer) == value
+
+
+@pytest.mark.parametrize(
+    ("predicted", "gold", "same"),
+    [
+        ("42", "4", False),  # the public OmegaPRM check accepts this by substring
+        ("4", "42", False),
+        ("142", "42", False),
+        ("42.0", "42", True),
+        ("$1,000", "1000", True),
+        ("3/4", "0.75", True),
+        ("\\frac{3}{4}", "0.75", True),
+        ("0.333", "1/3", False),
+        ("Yes", "yes", True),
+        ("x + 1", "x+1", True),
+        ("x+1", "x+10", False),
+        ("12", "twelve", False),
+        (None, "1", False),
+    ],
+)
+def test_answers_match_exactly(predicted: str | None, gold: str, same: bool) -> None:
+    assert answers_match(predicted, gold) is same
+
+
+def test_check_answer_statuses() -> None:
+    assert check_answer("x\n\nThe answer is 42.", "42") == ("42", "correct")
+    assert check_answer("x\n\nThe answer is 42.", "4") == ("42", "incorrect")
+    assert check_answer("I give up", "4") == (None, "unparseable")
+
+
+def test_solution_correct_follows_status() -> None:
+    s = Solution.create("p", "m", "text", "4", "unparseable")
+    assert s.correct is False
+    assert Solution.create("p", "m", "text", None, "timeout").correct is None
+    with pytest.raises(ValueError):
+        Solution(id="x", problem_id="p", model="m", text="t", correct=True, check_status="incorrect")
