@@ -67,16 +67,18 @@ def build(
         read_prompts(cfg)  # fail fast on bad input, before any model or server starts
     except (ConfigError, InputError) as exc:
         fail(str(exc))
-    summary = _run_build(cfg, catalog_path(catalog, cfg.catalog), quiet or as_json)
+    from .preference import preference_build
+
+    summary = _run_flow(preference_build, cfg, catalog_path(catalog, cfg.catalog), quiet or as_json)
     if as_json:
         out.print_json(json.dumps(summary, default=str))
     else:
         print_summary(summary)
 
 
-def _run_build(cfg: PreferenceBuildConfig, path: Path, quiet: bool) -> dict:
+def _run_flow(flow_fn, cfg, path: Path, quiet: bool) -> dict:
+    """Run a flow with progress bars; errors that are the user's to fix exit non-zero with one clear line."""
     from ..engines.base import EngineError
-    from .preference import preference_build
     from .progress_view import RichProgress
 
     view = None if quiet else RichProgress()
@@ -84,8 +86,8 @@ def _run_build(cfg: PreferenceBuildConfig, path: Path, quiet: bool) -> dict:
     try:
         if view:
             with view:
-                return preference_build(cfg, str(path))
-        return preference_build(cfg, str(path))
+                return flow_fn(cfg, str(path))
+        return flow_fn(cfg, str(path))
     except (CatalogBusy, EngineError, InputError) as exc:
         fail(str(exc), 1)
     finally:
@@ -156,31 +158,71 @@ def show(
     if as_json:
         out.print_json(json.dumps(manifest))
     else:
-        print_summary(manifest)
+        (print_summary if v.kind == "preference" else print_stepwise_summary)(manifest)
         out.print(f"config hash {v.config_hash}, code {v.code_version}, created {v.created_at:%Y-%m-%d %H:%M:%S}, flow run {v.flow_run_id}")
 
 
 @app.command()
 def export(
     ref: str = typer.Argument(..., help="NAME or NAME@VERSION (default: the latest version)"),
-    fmt: str = typer.Option(..., "--format", "-f", help="Export format: trl-preference"),
+    fmt: str = typer.Option(
+        ..., "--format", "-f", help="trl-preference (preference datasets); trl-stepwise or math-shepherd (stepwise)"
+    ),
     out_dir: Path = typer.Option(..., "--out", "-o", help="Folder to write NAME/vN/ into"),
+    threshold: float = typer.Option(
+        0.0, "--label-threshold", help="Stepwise: a step is correct when its MC value is above this (0 = any correct)"
+    ),
     catalog: Optional[Path] = CatalogOpt,
 ) -> None:
-    """Export a dataset version as Parquet in a trainer's format (TRL preference: prompt/chosen/rejected)."""
-    from ..storage.export import export_trl_preference
+    """Export a dataset version as Parquet in a trainer's format (NAME/vN/train.parquet + manifest.json)."""
+    from .export import ExportError, export_version
 
-    if fmt != "trl-preference":
-        fail(f"unknown --format {fmt!r} (known: trl-preference)")
     with open_catalog(catalog_path(catalog)) as cat:
         try:
             v = get_version(cat, ref)
-        except (VersionNotFound, ValueError) as exc:
+            path = export_version(cat, v, fmt, out_dir, threshold)
+        except (VersionNotFound, ExportError, ValueError) as exc:
             fail(str(exc))
-        if v.kind != "preference":
-            fail(f"{v.name}@{v.version} is a {v.kind} dataset; trl-preference needs a preference dataset")
-        folder = export_trl_preference(cat, v, out_dir)
-    out.print(f"wrote {folder}/train.parquet ({v.row_count} rows)")
+    out.print(f"wrote {path} ({v.row_count} rows)")
+
+
+@app.command("label-steps")
+def label_steps(
+    config: Path = typer.Argument(..., help="YAML config (see examples/gsm8k_omegaprm.yaml)"),
+    catalog: Optional[Path] = CatalogOpt,
+    as_json: bool = typer.Option(False, "--json", help="Print the build summary as JSON on stdout"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars"),
+) -> None:
+    """Label reasoning steps for process reward models (OmegaPRM or Math-Shepherd) into a stepwise version."""
+    from .process_config import load_process_config
+    from .process_labels import process_labels, read_problems
+
+    try:
+        cfg = load_process_config(config)
+        read_problems(cfg)  # fail fast on bad input
+    except (ConfigError, InputError) as exc:
+        fail(str(exc))
+    summary = _run_flow(process_labels, cfg, catalog_path(catalog, cfg.catalog), quiet or as_json)
+    if as_json:
+        out.print_json(json.dumps(summary, default=str))
+    else:
+        print_stepwise_summary(summary)
+
+
+def print_stepwise_summary(s: dict) -> None:
+    st = s["stats"]
+    table = Table(title=f"{s['name']} v{s['version']}  ({s['rows']} labelled solutions)", show_header=False,
+                  title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("problems", f"{st['problems']} ({st['method']})")
+    table.add_row("solutions", _counts(st["solutions"]))
+    table.add_row("labels", f"{st['labelled_steps']} labelled steps, {st['with_error']} solutions with a located error")
+    table.add_row("engine calls", f"{st['engine_calls']} in {st['rounds']} rounds (cache hits {st['cache_hits']}, errors {st['engine_errors']})")
+    table.add_row("tokens", f"prompt {st['prompt_tokens']}, completion {st['completion_tokens']}")
+    table.add_row("wall time", f"{st['wall_time_s']:.1f} s")
+    table.add_row("content hash", s["content_hash"][:16])
+    out.print(table)
 
 
 def main() -> None:

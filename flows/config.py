@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Literal
 
@@ -9,7 +10,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..schemas.engine import EngineConfig
-from ..schemas.stages import DedupeConfig, DropTiesFilter, FilterConfig, JudgeConfig, PolicyConfig, PositionSwapFilter
+from ..schemas.judges import JUROR_KINDS, JurorConfig, PairingConfig, with_default_kind
+from ..schemas.stages import FILTER_KINDS, DedupeConfig, DropTiesFilter, FilterConfig, PolicySpec, PositionSwapFilter
 
 _FORBID = ConfigDict(extra="forbid")
 DATASET_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
@@ -28,24 +30,32 @@ class PromptsConfig(BaseModel):
     field: str = Field("prompt", description="Column holding the prompt text or message list")
     limit: int | None = Field(None, ge=1, description="Use only the first N prompts")
     max_prompt_chars: int | None = Field(100_000, ge=1, description="Reject prompts longer than this")
+    reference_field: str | None = Field(None, description="Column holding a reference answer for pointwise judges")
 
 
-class PreferenceBuildConfig(BaseModel):
-    """`prefsynth build`: prompts → samples → pairwise judgments (both orders) → pairs → filters → version."""
+class JuryFields(BaseModel):
+    """Engines, the judge or jury, and the filters: shared by the build and the judge evaluation."""
 
     model_config = _FORBID
-    name: str = Field(..., pattern=DATASET_NAME, description="Dataset name; each build adds a version")
     catalog: str | None = Field(None, description="DuckDB catalog file (default ./prefsynth.duckdb; --catalog wins)")
-    prompts: PromptsConfig
-    engines: dict[str, EngineConfig] = Field(..., min_length=1, description="Named engines used by policies and judge")
-    policies: list[PolicyConfig] = Field(..., min_length=1, description="Policy models to sample from")
-    judge: JudgeConfig
-    dedupe: DedupeConfig = Field(default_factory=DedupeConfig)
+    engines: dict[str, EngineConfig] = Field(default_factory=dict, description="Named engines used by policies and judges")
+    judge: JurorConfig | None = Field(None, description="One judge (any protocol; `kind` defaults to pairwise)")
+    jury: list[JurorConfig] | None = Field(None, min_length=1, description="Several judges whose votes are aggregated")
     filters: list[FilterConfig] = Field(
         default_factory=lambda: [PositionSwapFilter(), DropTiesFilter()],
         description="Pair filters in the order they apply; a bare name is accepted (e.g. `- drop_ties`)",
     )
     batch_size: int = Field(32, ge=1, le=100_000, description="Requests per engine task")
+
+    @field_validator("judge", mode="before")
+    @classmethod
+    def _judge_kind(cls, value: Any) -> Any:
+        return with_default_kind(value)
+
+    @field_validator("jury", mode="before")
+    @classmethod
+    def _jury_kinds(cls, value: Any) -> Any:
+        return [with_default_kind(v) for v in value] if isinstance(value, list) else value
 
     @field_validator("filters", mode="before")
     @classmethod
@@ -54,14 +64,74 @@ class PreferenceBuildConfig(BaseModel):
             return [{"kind": v} if isinstance(v, str) else v for v in value]
         return value
 
+    @property
+    def jurors(self) -> list:
+        return list(self.jury) if self.jury else [self.judge]
+
+    @model_validator(mode="after")
+    def _jurors_valid(self) -> JuryFields:
+        if (self.judge is None) == (self.jury is None):
+            raise ValueError("give either `judge` (one judge) or `jury` (a list of judges)")
+        where = "judge" if self.judge is not None else "jury"
+        seen: dict[str, str] = {}
+        for i, juror in enumerate(self.jurors):
+            at = where if self.judge is not None else f"jury.{i}"
+            engine = getattr(juror, "engine", None)
+            if engine is not None and engine not in self.engines:
+                raise ValueError(f"{at}.engine: no engine named {engine!r} (engines: {', '.join(self.engines) or 'none'})")
+            key = juror_identity(juror, self.engines)
+            if key in seen:
+                raise ValueError(f"{at}: the same judge as {seen[key]} (change its seed or temperature)")
+            seen[key] = at
+        return self
+
+
+def juror_identity(juror: Any, engines: dict[str, EngineConfig]) -> str:
+    """Two jurors are the same judge when everything but the engine's key name is equal."""
+    data = juror.model_dump(mode="json")
+    engine = data.pop("engine", None)
+    resolved = engines[engine].model_dump(mode="json") if engine in engines else engine
+    return json.dumps([data, resolved], sort_keys=True)
+
+
+class PreferenceBuildConfig(JuryFields):
+    """`prefsynth build`: prompts → samples → judgments (judge or jury) → pairs → filters → version."""
+
+    name: str = Field(..., pattern=DATASET_NAME, description="Dataset name; each build adds a version")
+    prompts: PromptsConfig
+    policies: list[PolicySpec] = Field(..., min_length=1, description="Policy models to sample from (or imported responses)")
+    pairing: PairingConfig = Field(default_factory=PairingConfig)
+    dedupe: DedupeConfig = Field(default_factory=DedupeConfig)
+
+    @field_validator("policies", mode="before")
+    @classmethod
+    def _policy_kinds(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{**v, "kind": "sample"} if isinstance(v, dict) and "kind" not in v else v for v in value]
+        return value
+
     @model_validator(mode="after")
     def _engines_exist(self) -> PreferenceBuildConfig:
-        users = [(f"policies.{i}.engine", p.engine) for i, p in enumerate(self.policies)]
-        users.append(("judge.engine", self.judge.engine))
-        for where, name in users:
-            if name not in self.engines:
-                raise ValueError(f"{where}: no engine named {name!r} (engines: {', '.join(self.engines)})")
+        for i, p in enumerate(self.policies):
+            if p.kind == "sample" and p.engine not in self.engines:
+                raise ValueError(f"policies.{i}.engine: no engine named {p.engine!r} (engines: {', '.join(self.engines) or 'none'})")
+        if self.pairing.strategy != "all_pairs" and not any(j.kind == "pointwise" for j in self.jurors):
+            raise ValueError(f"pairing.strategy {self.pairing.strategy!r} ranks samples by pointwise scores: "
+                             "add a juror of kind pointwise")
         return self
+
+    def imported_response_judges(self) -> list[str]:
+        """Imported judge names whose lines supply responses (policies of kind imported)."""
+        names: list[str] = []
+        own = [j.judge for j in self.jurors if j.kind == "imported"]
+        for p in self.policies:
+            if p.kind == "imported":
+                names.extend(p.judges if p.judges is not None else own)
+        return list(dict.fromkeys(names))
+
+
+class JudgeEvalConfig(JuryFields):
+    """`prefsynth eval-judge`: the judge or jury (and filters) to measure against gold labels."""
 
 
 def load_config(path: str | Path, model: type[BaseModel] = PreferenceBuildConfig) -> BaseModel:
@@ -86,6 +156,7 @@ def load_config(path: str | Path, model: type[BaseModel] = PreferenceBuildConfig
 def _resolve_paths(config: BaseModel, base: Path) -> BaseModel:
     if isinstance(config, PreferenceBuildConfig):
         config.prompts.path = str((base / config.prompts.path).resolve())
+    if isinstance(config, JuryFields):
         for engine in config.engines.values():
             if getattr(engine, "model_path", None):
                 engine.model_path = str((base / engine.model_path).resolve())
@@ -106,7 +177,7 @@ def _describe(path: Path, text: str, exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
-_UNION_TAGS = {"llama_cpp", "openai", "dry_run", "position_swap", "drop_ties"}
+_UNION_TAGS = {"llama_cpp", "openai", "dry_run", "sample", *JUROR_KINDS, *FILTER_KINDS}
 
 
 def _line_of(text: str, loc: list) -> int | None:

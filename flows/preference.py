@@ -1,9 +1,8 @@
-"""The preference flow: prompts → samples → pairwise judgments (both orders) → pairs → filters → version."""
+"""The preference flow: prompts → samples → judgments (judge or jury) → pairs → filters → version."""
 
 from __future__ import annotations
 
 import time
-from functools import partial
 from collections import Counter
 from pathlib import Path
 
@@ -12,29 +11,31 @@ from prefect.runtime import flow_run
 
 from ..engines.cache import CallCache
 from ..schemas.dataset import DatasetVersion
-from ..schemas.preference import Judgment, PreferencePair, Prompt, Sample
+from ..schemas.preference import PreferencePair, Prompt, Sample
 from ..storage.catalog import Catalog
-from ..storage.inputs import load_prompts
+from ..storage.inputs import InputError, load_prompts
+from ..storage.records import imported_judges, imported_judgments, latest_version, version_pairs
 from ..storage.versions import commit_version
-from ..tasks.filters import FilterContext, funnel, run_filters
-from ..tasks.judge import single
-from ..tasks.pairs import aggregate, candidate_pairs
+from ..tasks.filters import FilterContext, filter_pairs, funnel
+from ..tasks.judge.imported import imported_samples
 from ..tasks.sample import collapse_duplicates, sample_request, to_samples
 from .calls import CallRunner
 from .config import PreferenceBuildConfig
+from .judging import jury_stats, run_jury
 
 DEFAULT_CATALOG = "prefsynth.duckdb"
 
 
 def read_prompts(config: PreferenceBuildConfig) -> list[Prompt]:
     src = config.prompts
-    prompts = load_prompts(Path(src.path), field=src.field, fmt=src.format, max_chars=src.max_prompt_chars)
+    prompts = load_prompts(Path(src.path), field=src.field, fmt=src.format, max_chars=src.max_prompt_chars,
+                           reference_field=src.reference_field)
     return prompts[: src.limit] if src.limit else prompts
 
 
 def sample_responses(config: PreferenceBuildConfig, prompts: list[Prompt], runner: CallRunner) -> list[Sample]:
     samples: list[Sample] = []
-    for policy in config.policies:
+    for policy in (p for p in config.policies if p.kind == "sample"):
         requests = [sample_request(policy, p) for p in prompts]
         results = runner.run(policy.engine, requests, stage=f"sample · {policy.engine}")
         model = runner.engine_name(policy.engine)
@@ -43,20 +44,31 @@ def sample_responses(config: PreferenceBuildConfig, prompts: list[Prompt], runne
     return samples
 
 
-def judge_pairs(
-    config: PreferenceBuildConfig, prompts: dict[str, Prompt], samples: list[Sample], runner: CallRunner
-) -> tuple[list[Judgment], list[PreferencePair]]:
-    """Every candidate pair judged as (x, y) and (y, x); unreadable replies get one constrained re-ask."""
-    cfg = config.judge
-    pairs = candidate_pairs(samples)
-    items = [it for x, y in pairs for it in single.both_orders(prompts[x.prompt_id], x, y)]
-    firsts = [single.first_request(cfg, it) for it in items]
-    followup = partial(single.reask_for, cfg) if cfg.reask else None
-    answers = runner.run_with_followup(cfg.engine, firsts, "judge", followup)
-    judge = single.judge_name(runner.engine_name(cfg.engine), cfg)
-    judgments = [single.to_judgment(judge, it, *answers[i]) for i, it in enumerate(items)]
-    aggregated = [aggregate(x, y, judgments[2 * k : 2 * k + 2]) for k, (x, y) in enumerate(pairs)]
-    return judgments, aggregated
+def check_imported_judges(config: PreferenceBuildConfig, catalog: Catalog) -> None:
+    """Fail before any engine call when a build names imported judges the catalog does not hold."""
+    known = imported_judges(catalog)
+    wanted = [j.judge for j in config.jurors if j.kind == "imported"] + config.imported_response_judges()
+    for name in dict.fromkeys(wanted):
+        if name not in known:
+            have = ", ".join(sorted(known)) or "none"
+            raise InputError(catalog.path, None, None, f"no imported judgments by judge {name!r} (imported judges: "
+                             f"{have}); load them with `prefsynth import-judgments FILE`")
+
+
+def collect_samples(config: PreferenceBuildConfig, prompts: list[Prompt], runner: CallRunner, catalog: Catalog) -> list[Sample]:
+    """Sampled responses, then the responses of imported judgments (policies of kind imported)."""
+    samples = sample_responses(config, prompts, runner)
+    for judge in config.imported_response_judges():
+        samples.extend(imported_samples(prompts, imported_judgments(catalog, judge)))
+    return list({s.id: s for s in samples}.values())
+
+
+def parent_pairs(config: PreferenceBuildConfig, catalog: Catalog) -> tuple[PreferencePair, ...] | None:
+    """The pairs of the version this build will follow (read only when a cross-version filter needs them)."""
+    if not any(f.kind == "cross_version" for f in config.filters):
+        return None
+    latest = latest_version(catalog, config.name)
+    return None if latest is None else tuple(version_pairs(catalog, config.name, latest))
 
 
 @flow(name="preference-build")
@@ -64,36 +76,42 @@ def preference_build(config: PreferenceBuildConfig, catalog_path: str = DEFAULT_
     """Build a new version of `config.name`; returns the build summary (also stored as the version's stats)."""
     started = time.perf_counter()
     prompts = read_prompts(config)
+    by_id = {p.id: p for p in prompts}
     with Catalog(catalog_path) as catalog:
+        check_imported_judges(config, catalog)
         runner = CallRunner(CallCache(catalog), config.engines, config.batch_size)
-        samples = collapse_duplicates(sample_responses(config, prompts, runner), config.dedupe)
-        judgments, pairs = judge_pairs(config, {p.id: p for p in prompts}, samples, runner)
-        ctx = FilterContext({j.id: j for j in judgments}, {s.id: s for s in samples})
-        kept, decisions = run_filters(pairs, config.filters, ctx)
-        stats = build_stats(prompts, samples, judgments, pairs, config, decisions, runner)
+        samples = collapse_duplicates(collect_samples(config, prompts, runner, catalog), config.dedupe)
+        jury = run_jury(config.jurors, by_id, samples, config.pairing, runner, catalog)
+        ctx = FilterContext({j.id: j for j in jury.judgments}, {s.id: s for s in samples}, prompts=by_id,
+                            all_pairs=tuple(jury.pairs), parent_pairs=parent_pairs(config, catalog))
+        run = filter_pairs(jury.pairs, config.filters, ctx)
+        stats = build_stats(prompts, samples, jury, config, run.decisions, runner)
         stats["wall_time_s"] = round(time.perf_counter() - started, 3)
         version = commit_version(
             catalog,
             name=config.name,
             kind="preference",
             config=config.model_dump(mode="json"),
-            records={"prompts": prompts, "samples": samples, "judgments": judgments, "pairs": pairs},
-            row_ids=[p.id for p in kept],
-            decisions=decisions,
+            records={"prompts": prompts, "samples": samples, "judgments": jury.judgments,
+                     "pairs": jury.pairs + run.derived},
+            row_ids=[p.id for p in run.kept],
+            decisions=run.decisions,
             stats=stats,
             flow_run_id=str(flow_run.id) if flow_run.id else None,
         )
     return summary(version)
 
 
-def build_stats(prompts, samples, judgments, pairs, config, decisions, runner: CallRunner) -> dict:
+def build_stats(prompts, samples, jury, config, decisions, runner: CallRunner) -> dict:
     return {
         "prompts": len(prompts),
         "samples": dict(Counter(s.status for s in samples)),
-        "judgments": dict(Counter(j.status for j in judgments)),
-        "reasked": sum(j.reasked for j in judgments),
-        "pairs": len(pairs),
-        "funnel": funnel(len(pairs), config.filters, decisions),
+        "judgments": dict(Counter(j.status for j in jury.judgments)),
+        "reasked": sum(j.reasked for j in jury.judgments),
+        "pairing": config.pairing.strategy,
+        "pairs": len(jury.pairs),
+        **jury_stats(jury),
+        "funnel": funnel(len(jury.pairs), config.filters, decisions),
         **runner.stats.as_dict(),
     }
 

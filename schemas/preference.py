@@ -7,29 +7,49 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from .engine import Message
+from .ids import content_id
 
 SampleStatus = Literal["ok", "truncated", "duplicate", "error"]
 JudgmentStatus = Literal["ok", "parse_error", "error"]
 Verdict = Literal["A>>B", "A>B", "A=B", "B>A", "B>>A"]
+Protocol = Literal["pairwise", "pointwise", "debate", "imported"]
 
 # Signed strength of a 5-level verdict, from the point of view of the response shown first ("A").
 VERDICT_MARGIN: dict[str, int] = {"A>>B": 2, "A>B": 1, "A=B": 0, "B>A": -1, "B>>A": -2}
 
 
 class Prompt(BaseModel):
-    """A prompt: plain `text` or chat `messages` (exactly one). `source` is FILE:LINE of the input row."""
+    """A prompt: plain `text` or chat `messages` (exactly one). `source` is FILE:LINE of the input row.
+
+    `reference` is an optional reference answer shown to pointwise judges (Prometheus); it is judging material,
+    so a prompt with a reference has a different id from the same prompt without one.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     id: str
     text: str | None = None
     messages: tuple[Message, ...] | None = None
     source: str = ""
+    reference: str | None = None
 
     @model_validator(mode="after")
     def _one_form(self) -> Prompt:
         if (self.text is None) == (self.messages is None):
             raise ValueError("a prompt has either text or messages")
         return self
+
+    @classmethod
+    def of(cls, value: str | tuple[Message, ...], source: str = "", reference: str | None = None) -> Prompt:
+        """A prompt with its content id: text or messages, plus the reference answer when there is one."""
+        if isinstance(value, str):
+            key: list = ["text", value]
+            fields: dict = {"text": value}
+        else:
+            key = ["messages", [m.model_dump() for m in value]]
+            fields = {"messages": tuple(value)}
+        if reference is not None:
+            key += ["reference", reference]
+        return cls(id=content_id(*key), source=source, reference=reference, **fields)
 
     def as_messages(self) -> tuple[Message, ...]:
         return self.messages if self.messages is not None else (Message(role="user", content=self.text or ""),)
@@ -58,19 +78,32 @@ class Sample(BaseModel):
     duplicate_of: str | None = None
 
 
-class Judgment(BaseModel):
-    """One judge reply comparing two samples in one order: `first_id` was shown as A, `second_id` as B.
+class DebateTurn(BaseModel):
+    """One entry of a debate transcript: an agent's argument in a round, or its closing scores."""
 
-    `verdict` is None unless status is "ok"; `raw` always keeps the judge's text (both attempts when re-asked).
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    agent: str
+    round: int  # 1..R for arguments; R + 1 for the closing scores; 0 for the final judge
+    kind: Literal["argument", "scores", "final"]
+    text: str
+
+
+class Judgment(BaseModel):
+    """One judge reply. Pairwise, debate and imported judgments compare two samples in one order: `first_id`
+    was shown as A, `second_id` as B. A pointwise judgment rates one sample: `first_id`, no `second_id`.
+
+    `verdict` (5-level, from A's point of view) and/or `score_a`/`score_b` (the ratings of the first and
+    second sample) are set only when status is "ok"; `raw` always keeps the judge's text (both attempts when
+    re-asked). Debates keep their `transcript`; imported judgments keep the file's `pair_ref`.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     id: str
     prompt_id: str
     judge: str
-    protocol: Literal["pairwise"] = "pairwise"
+    protocol: Protocol = "pairwise"
     first_id: str
-    second_id: str
+    second_id: str | None
     status: JudgmentStatus
     verdict: Verdict | None = None
     rationale: str = ""
@@ -78,21 +111,36 @@ class Judgment(BaseModel):
     reasked: bool = False
     error: str | None = None
     completion_tokens: int = 0
+    score_a: float | None = None
+    score_b: float | None = None
+    transcript: tuple[DebateTurn, ...] | None = None
+    pair_ref: str | None = None
 
-    def margin_for(self, sample_id: str) -> int | None:
-        """Signed verdict strength in favour of `sample_id` (None if no verdict)."""
-        if self.verdict is None:
+    def margin_for(self, sample_id: str) -> float | None:
+        """Signed strength in favour of `sample_id`: the verdict's level, else the score difference.
+
+        None when there is no verdict (parse error, failed call) or the judgment rates a single sample.
+        """
+        if self.verdict is not None:
+            m: float = VERDICT_MARGIN[self.verdict]
+        elif self.second_id is not None and self.score_a is not None and self.score_b is not None:
+            m = self.score_a - self.score_b
+        else:
             return None
-        m = VERDICT_MARGIN[self.verdict]
         return m if sample_id == self.first_id else -m
 
 
 class PreferencePair(BaseModel):
-    """Two samples of one prompt with their aggregated judgments.
+    """Two samples of one prompt with the aggregated votes of the jury (see tasks/judge/jury.py).
 
-    `chosen_id`/`rejected_id` follow the mean margin; on a tie (margin 0) they keep the canonical order.
-    `margin` ≥ 0 is the mean signed verdict strength for the chosen response over the judgments that parsed;
-    `agreement` is the fraction of parsed judgments whose winner equals the majority's.
+    Every parsed judgment of the pair is one vote (a pairwise juror asked in both orders votes twice; a
+    pointwise juror votes once, with the difference of its two ratings). `chosen_id` is the majority's winner;
+    when the majority is a tie, chosen/rejected follow the sign of the mean margin (canonical order at 0).
+    `margin` is the mean signed vote margin in favour of the chosen response: the pair's strength μ, which is
+    negative when the majority and the mean disagree. `margin_std` is σ of the vote margins; `agreement` the
+    fraction of votes equal to the majority (a tie vote agrees with a tie). `chosen_score`/`rejected_score` are
+    mean ratings when jurors gave scores. A filter that changes a pair (label flip, length-bias re-count,
+    down-weighting) makes a new pair record with `derived_from` set to the pair it came from.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -106,13 +154,21 @@ class PreferencePair(BaseModel):
     n_judgments: int
     n_parsed: int
     agreement: float
+    margin_std: float = 0.0
+    chosen_score: float | None = None
+    rejected_score: float | None = None
+    weight: float = 1.0
+    derived_from: str | None = None
 
 
 class FilterDecision(BaseModel):
-    """What one filter decided about one pair; dropped pairs are kept with their reason."""
+    """What one filter decided about one pair; dropped pairs are kept with their reason. A filter that changes a
+    kept pair (label flip, re-count, down-weight) names the new pair record in `replaced_by`.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     pair_id: str
     filter: str
     keep: bool
     reason: str = ""
+    replaced_by: str | None = None

@@ -222,3 +222,25 @@ class MathShepherdConfig(BaseModel):
     model_config = _CONFIG
     n: int = Field(8, ge=1, le=256, description="Completions sampled from every step prefix")
     step_separator: str = Field(DEFAULT_STEP_SEPARATOR, description="Regex that ends a step (kept with the step)")
+
+
+class LabelledSolution(BaseModel):
+    """One row of a stepwise dataset: a solution's step labels from one method.
+
+    `labels` need not cover every step (OmegaPRM labels the prefixes it estimated); export derives the rest:
+    steps before `first_error` are correct, steps from it on are not.
+    """
+
+    model_config = _RECORD
+    id: str
+    solution_id: str
+    method: LabelMethod
+    n_steps: int = Field(ge=1)
+    labels: tuple[StepLabel, ...]
+    first_error: int | None
+
+    @classmethod
+    def create(cls, solution_id: str, method: LabelMethod, n_steps: int, labels: tuple[StepLabel, ...]) -> LabelledSolution:
+        key = [(lb.step_index, lb.n_correct, lb.n_rollouts, lb.parent_mc) for lb in labels]
+        return cls(id=content_id("labelled", solution_id, method, key), solution_id=solution_id, method=method,
+                   n_steps=n_steps, labels=labels, first_error=first_error_index(list(labels)))

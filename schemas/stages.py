@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .judges import JudgeConfig  # noqa: F401  (re-exported: the pairwise judge's config lived here)
+
 _FORBID = ConfigDict(extra="forbid")
 
 
@@ -13,6 +15,7 @@ class PolicyConfig(BaseModel):
     """One policy model sampled for every prompt."""
 
     model_config = _FORBID
+    kind: Literal["sample"] = "sample"
     engine: str = Field(..., description="Name of an entry under `engines`")
     n: int = Field(2, ge=1, le=64, description="Responses sampled per prompt")
     temperature: float = Field(0.8, ge=0.0, le=2.0, description="Sampling temperature")
@@ -22,18 +25,19 @@ class PolicyConfig(BaseModel):
     system_prompt: str | None = Field(None, description="Prepended as a system message to text prompts")
 
 
-class JudgeConfig(BaseModel):
-    """A pairwise judge: rationale first, then a 5-level verdict, asked in both orders."""
+class ImportedResponsesConfig(BaseModel):
+    """No sampling: the build's samples are the responses of imported judgments whose prompt text matches one of
+    the build's prompts (so juries and filters can run over pairs the pipeline did not produce).
+    """
 
     model_config = _FORBID
-    engine: str = Field(..., description="Name of an entry under `engines`")
-    temperature: float = Field(0.0, ge=0.0, le=2.0, description="Judging temperature (0 = greedy)")
-    max_tokens: int = Field(384, ge=16, description="Longest judge reply (rationale + verdict)")
-    seed: int = Field(0, description="Judge seed")
-    reask: bool = Field(True, description="Ask once more, constrained to the verdict labels, when a reply has none")
-    max_response_chars: int = Field(
-        6000, ge=100, description="Responses longer than this are cut (marked) in the judging prompt"
+    kind: Literal["imported"]
+    judges: list[str] | None = Field(
+        None, description="Imported judge names whose lines supply responses; default: the build's imported jurors"
     )
+
+
+PolicySpec = Annotated[PolicyConfig | ImportedResponsesConfig, Field(discriminator="kind")]
 
 
 class DedupeConfig(BaseModel):
@@ -58,4 +62,75 @@ class DropTiesFilter(BaseModel):
     kind: Literal["drop_ties"] = "drop_ties"
 
 
-FilterConfig = Annotated[PositionSwapFilter | DropTiesFilter, Field(discriminator="kind")]
+class AgreementFilter(BaseModel):
+    """Keep a pair only if at least `min_agreement` of the jury's votes equal the majority (PoLL, Verga et al. 2024)."""
+
+    model_config = _FORBID
+    kind: Literal["agreement"] = "agreement"
+    min_agreement: float = Field(0.75, ge=0.0, le=1.0, description="Fraction q of votes that must agree")
+
+
+class StrengthFilter(BaseModel):
+    """Preference strength (Secrets of RLHF II, Wang et al. 2024): keep |μ| ≥ τ and σ ≤ s, where μ and σ are the
+    mean and std of the jury's margins for the chosen response; flip the label when μ ≤ −τ if asked.
+    """
+
+    model_config = _FORBID
+    kind: Literal["strength"] = "strength"
+    min_strength: float = Field(0.5, ge=0.0, description="τ, in margin units (verdict levels −2..2 or score points)")
+    max_std: float | None = Field(None, ge=0.0, description="s: drop pairs whose margins spread more than this")
+    flip: bool = Field(False, description="When μ ≤ −τ, swap chosen and rejected instead of dropping the pair")
+
+
+class LengthBiasFilter(BaseModel):
+    """WildBench (Lin et al. 2024): a "slightly better" verdict for a response more than K characters longer
+    than the other counts as a tie; pairs that become ties are dropped, others are re-counted.
+    """
+
+    model_config = _FORBID
+    kind: Literal["length_bias"] = "length_bias"
+    max_chars: int = Field(500, ge=0, description="K: length lead (characters) beyond which a slight win is a tie")
+
+
+class NearDuplicatePairFilter(BaseModel):
+    """Drop pairs whose chosen and rejected texts are near-identical (rapidfuzz `ratio`)."""
+
+    model_config = _FORBID
+    kind: Literal["near_duplicate_pair"] = "near_duplicate_pair"
+    threshold: float = Field(90.0, ge=0.0, le=100.0, description="ratio (0–100) at or above which texts are duplicates")
+
+
+class NearDuplicatePromptFilter(BaseModel):
+    """Keep the pairs of only the first of near-identical prompts across the dataset (rapidfuzz `ratio`)."""
+
+    model_config = _FORBID
+    kind: Literal["near_duplicate_prompt"] = "near_duplicate_prompt"
+    threshold: float = Field(95.0, ge=0.0, le=100.0, description="ratio (0–100) at or above which prompts are duplicates")
+
+
+class CrossVersionFilter(BaseModel):
+    """CREAM (Wang et al. 2024): Kendall τ between this version's and the parent version's rankings of the same
+    prompt's samples; below `min_tau` the prompt's pairs are dropped or down-weighted to (1 + τ) / 2.
+    """
+
+    model_config = _FORBID
+    kind: Literal["cross_version"] = "cross_version"
+    min_tau: float = Field(0.0, ge=-1.0, le=1.0, description="Pairs of prompts whose τ is below this are acted on")
+    action: Literal["drop", "downweight"] = Field("drop", description="drop the pairs, or keep them with weight (1+τ)/2")
+
+
+FilterConfig = Annotated[
+    PositionSwapFilter
+    | DropTiesFilter
+    | AgreementFilter
+    | StrengthFilter
+    | LengthBiasFilter
+    | NearDuplicatePairFilter
+    | NearDuplicatePromptFilter
+    | CrossVersionFilter,
+    Field(discriminator="kind"),
+]
+FILTER_KINDS = (
+    "position_swap", "drop_ties", "agreement", "strength", "length_bias", "near_duplicate_pair",
+    "near_duplicate_prompt", "cross_version",
+)

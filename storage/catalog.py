@@ -27,7 +27,7 @@ class CatalogBusy(RuntimeError):
 
 # Record type → (table, {field: column}) for the fields whose column name differs.
 _RENAMES = {"index": "idx"}
-_JSON_FIELDS = {"messages", "judgment_ids"}
+_JSON_FIELDS = {"messages", "judgment_ids", "transcript"}
 
 
 def _row(record: BaseModel) -> dict[str, Any]:
@@ -85,7 +85,7 @@ class Catalog:
         if not rows:
             return 0
         arrow = pa.Table.from_pylist(rows)
-        cols = ", ".join(arrow.column_names)
+        cols = ", ".join(f'"{c}"' for c in arrow.column_names)  # quoted: some columns are keywords ("end")
         with self._lock:
             self.con.register("_incoming", arrow)
             try:

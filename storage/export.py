@@ -14,7 +14,7 @@ from .catalog import Catalog
 _PREFERENCE_ROWS = """
 SELECT p.id AS pair_id, p.prompt_id, pr.text AS prompt_text, pr.messages AS prompt_messages,
        c.text AS chosen, r.text AS rejected, c.model AS chosen_model, r.model AS rejected_model,
-       p.margin, p.agreement, p.judgment_ids
+       p.margin, p.agreement, p.judgment_ids, p.chosen_score, p.rejected_score, p.weight
 FROM dataset_rows d
 JOIN pairs p ON p.id = d.row_id
 JOIN prompts pr ON pr.id = p.prompt_id
@@ -57,13 +57,14 @@ def _trl_row(r: dict, judges: dict[str, str], conversational: bool) -> dict:
         "prompt_id": r["prompt_id"],
         "chosen_model": r["chosen_model"],
         "rejected_model": r["rejected_model"],
-        # Pairwise verdicts give no absolute rating; pointwise judges fill these.
-        "chosen_rating": None,
-        "rejected_rating": None,
+        # Mean ratings from pointwise (or scoring) jurors; pairwise verdicts alone give no absolute rating.
+        "chosen_rating": r["chosen_score"],
+        "rejected_rating": r["rejected_score"],
         "margin": r["margin"],
-        "strength": r["margin"],
+        "strength": r["margin"],  # the jury's mean margin μ for the chosen response
         "judges": sorted({judges[j] for j in judgment_ids if j in judges}),
         "agreement": r["agreement"],
+        "weight": 1.0 if r["weight"] is None else r["weight"],  # < 1 when a filter down-weighted the pair
     }
 
 
@@ -75,6 +76,7 @@ _PREFERENCE_SCHEMA_FIELDS = [
     ("prompt_id", pa.string()), ("chosen_model", pa.string()), ("rejected_model", pa.string()),
     ("chosen_rating", pa.float64()), ("rejected_rating", pa.float64()), ("margin", pa.float64()),
     ("strength", pa.float64()), ("judges", pa.list_(pa.string())), ("agreement", pa.float64()),
+    ("weight", pa.float64()),
 ]
 
 

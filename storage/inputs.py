@@ -11,7 +11,6 @@ from typing import Any, Iterator
 from pydantic import ValidationError
 
 from ..schemas.engine import Message
-from ..schemas.ids import content_id
 from ..schemas.preference import Prompt
 
 
@@ -85,35 +84,52 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         yield reader.line_num, row
 
 
-def load_prompts(path: Path | str, field: str = "prompt", fmt: str = "auto", max_chars: int | None = None) -> list[Prompt]:
-    """Prompts from a file. The `field` holds a string or a list of chat messages ({role, content}).
+def load_prompts(
+    path: Path | str, field: str = "prompt", fmt: str = "auto", max_chars: int | None = None,
+    reference_field: str | None = None,
+) -> list[Prompt]:
+    """Prompts from a file. The `field` holds a string or a list of chat messages ({role, content}); the
+    optional `reference_field` a reference answer for pointwise judges.
 
     Identical prompts are kept once (identity is the content hash), in first-seen order.
     """
     path = Path(path)
     prompts: dict[str, Prompt] = {}
     for lineno, row in read_rows(path, fmt):
-        prompt = _prompt_from_row(path, lineno, row, field, max_chars)
+        prompt = prompt_from_row(path, lineno, row, field, max_chars, reference_field)
         prompts.setdefault(prompt.id, prompt)
     if not prompts:
         raise InputError(path, None, None, "no prompts in the file")
     return list(prompts.values())
 
 
-def _prompt_from_row(path: Path, lineno: int, row: dict, field: str, max_chars: int | None) -> Prompt:
+def prompt_from_row(
+    path: Path, lineno: int, row: dict, field: str, max_chars: int | None, reference_field: str | None = None
+) -> Prompt:
     if field not in row or row[field] is None:
         raise InputError(path, lineno, field, f"missing (row has: {', '.join(map(str, row)) or 'no fields'})")
     value = row[field]
     source = f"{path.name}:{lineno}"
+    reference = _reference(path, lineno, row, reference_field)
     if isinstance(value, str):
         _check_text(path, lineno, field, value, max_chars)
-        return Prompt(id=content_id("text", value), text=value, source=source)
+        return Prompt.of(value, source, reference)
     if isinstance(value, list):
         messages = _messages(path, lineno, field, value)
         for m in messages:
             _check_text(path, lineno, field, m.content, max_chars)
-        return Prompt(id=content_id("messages", [m.model_dump() for m in messages]), messages=messages, source=source)
+        return Prompt.of(messages, source, reference)
     raise InputError(path, lineno, field, f"expected a string or a list of messages, got {type(value).__name__}")
+
+
+def _reference(path: Path, lineno: int, row: dict, reference_field: str | None) -> str | None:
+    """The row's reference answer; a missing or empty one is no reference (references are optional per row)."""
+    if reference_field is None or row.get(reference_field) in (None, ""):
+        return None
+    value = row[reference_field]
+    if not isinstance(value, str):
+        raise InputError(path, lineno, reference_field, f"expected a string, got {type(value).__name__}")
+    return value
 
 
 def _check_text(path: Path, lineno: int, field: str, text: str, max_chars: int | None) -> None:

@@ -48,9 +48,52 @@ CREATE TABLE filter_decisions (
 );
 """
 
+# Judging protocols (issue 3): pointwise ratings have no second sample; scores, debate transcripts and the
+# external pair id of imported judgments; prompts' reference answers; the jury's spread, ratings and weights.
+M002_JUDGING_PROTOCOLS = """
+ALTER TABLE prompts ADD COLUMN reference VARCHAR;
+ALTER TABLE judgments ALTER COLUMN second_id DROP NOT NULL;
+ALTER TABLE judgments ADD COLUMN score_a DOUBLE;
+ALTER TABLE judgments ADD COLUMN score_b DOUBLE;
+ALTER TABLE judgments ADD COLUMN transcript JSON;
+ALTER TABLE judgments ADD COLUMN pair_ref VARCHAR;
+ALTER TABLE pairs ADD COLUMN margin_std DOUBLE DEFAULT 0;
+ALTER TABLE pairs ADD COLUMN chosen_score DOUBLE;
+ALTER TABLE pairs ADD COLUMN rejected_score DOUBLE;
+ALTER TABLE pairs ADD COLUMN weight DOUBLE DEFAULT 1;
+ALTER TABLE pairs ADD COLUMN derived_from VARCHAR;
+ALTER TABLE filter_decisions ADD COLUMN replaced_by VARCHAR;
+"""
+
+M003_PROCESS_LABELS = """
+CREATE TABLE problems (
+    id VARCHAR PRIMARY KEY, question VARCHAR NOT NULL, gold_answer VARCHAR NOT NULL, source VARCHAR
+);
+CREATE TABLE solutions (
+    id VARCHAR PRIMARY KEY, problem_id VARCHAR NOT NULL, model VARCHAR NOT NULL, text VARCHAR NOT NULL,
+    final_answer VARCHAR, correct BOOLEAN, check_status VARCHAR NOT NULL
+);
+CREATE TABLE steps (
+    solution_id VARCHAR NOT NULL, idx INTEGER NOT NULL, text VARCHAR NOT NULL, start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL, PRIMARY KEY (solution_id, idx)
+);
+-- One labelling of one solution by one method (a stepwise dataset row) and its per-step raw counts.
+CREATE TABLE step_labels (
+    label_set_id VARCHAR NOT NULL, solution_id VARCHAR NOT NULL, step_index INTEGER NOT NULL,
+    method VARCHAR NOT NULL, n_correct INTEGER NOT NULL, n_rollouts INTEGER NOT NULL, parent_mc DOUBLE,
+    PRIMARY KEY (label_set_id, step_index)
+);
+CREATE TABLE prefix_values (
+    problem_id VARCHAR NOT NULL, prefix_hash VARCHAR NOT NULL, n_correct INTEGER NOT NULL,
+    n_rollouts INTEGER NOT NULL, PRIMARY KEY (problem_id, prefix_hash)
+);
+"""
+
 # (name, SQL) in the order they apply. Append only.
 MIGRATIONS: list[tuple[str, str]] = [
     ("m001_initial", M001_INITIAL),
+    ("m002_judging_protocols", M002_JUDGING_PROTOCOLS),
+    ("m003_process_labels", M003_PROCESS_LABELS),
 ]
 
 

@@ -41,17 +41,21 @@ def commit_version(
     config: dict[str, Any],
     records: dict[str, list[BaseModel]],
     row_ids: list[str],
+    rows: dict[str, list[dict[str, Any]]] | None = None,
     decisions: list[FilterDecision],
     stats: dict[str, Any],
     flow_run_id: str | None = None,
 ) -> DatasetVersion:
     """Write the build's records and a new version of `name` atomically; returns the version written.
 
-    `records` maps table name → records (inserted by content id); `row_ids` are the version's rows in order.
+    `records` maps table name → records (inserted by content id); `rows` the same for plain column dicts;
+    `row_ids` are the version's rows in order.
     """
     with catalog.transaction():
         for table, recs in records.items():
             catalog.insert_records(table, recs)
+        for table, plain in (rows or {}).items():
+            catalog.insert_rows(table, plain)
         latest = catalog.query("SELECT max(version) FROM dataset_versions WHERE name = ?", [name])[0][0]
         now = datetime.now(timezone.utc)
         if latest is None:

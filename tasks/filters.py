@@ -1,86 +1,114 @@
-"""Pair filters: pure functions returning keep + reason. Dropped pairs are kept, with the reason, by the caller.
+"""Running the configured pair filters in order, and the funnel they make (pairs in → dropped per reason → out).
 
-Each filter sees a pair and a `FilterContext` (the build's judgments and samples) and returns
-`(keep, reason)`. `run_filters` applies them in the configured order and records every decision up to the
-one that drops a pair, so the funnel (pairs in → dropped per reason → pairs out) is exact.
+Filters run stage by stage: every pair that survived filter k meets filter k + 1, so dataset-level filters
+(near-duplicate prompts, cross-version consistency) see exactly the pairs still in play. Each decision is
+recorded up to the one that drops a pair; a filter may keep a changed pair instead (see tasks/filter_rules.py).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
-from ..schemas.preference import FilterDecision, Judgment, PreferencePair, Sample
+from ..schemas.preference import FilterDecision, PreferencePair
 from ..schemas.stages import FilterConfig
+from . import filter_dataset as ds
+from . import filter_rules as rules
+from .filter_rules import FilterContext, Outcome, drop_ties, position_swap
+
+__all__ = ["FilterContext", "FilterRun", "Outcome", "drop_ties", "filter_labels", "filter_pairs", "funnel",
+           "position_swap", "run_filters"]
+
+Decide = Callable[[FilterConfig, PreferencePair, FilterContext], "tuple[bool, str] | Outcome"]
+Prepare = Callable[[FilterConfig, list[PreferencePair], FilterContext], FilterContext]
 
 
 @dataclass(frozen=True)
-class FilterContext:
-    judgments: dict[str, Judgment]
-    samples: dict[str, Sample]
+class _Spec:
+    decide: Decide
+    prepare: Prepare | None = None
 
 
-Filter = Callable[[PreferencePair, FilterContext], tuple[bool, str]]
+FILTERS: dict[str, _Spec] = {
+    "position_swap": _Spec(lambda cfg, pair, ctx: position_swap(pair, ctx)),
+    "drop_ties": _Spec(lambda cfg, pair, ctx: drop_ties(pair, ctx)),
+    "agreement": _Spec(rules.agreement),
+    "strength": _Spec(rules.strength),
+    "length_bias": _Spec(rules.length_bias),
+    "near_duplicate_pair": _Spec(ds.near_duplicate_pair),
+    "near_duplicate_prompt": _Spec(ds.near_duplicate_prompt, ds.prepare_near_duplicate_prompts),
+    "cross_version": _Spec(ds.cross_version, ds.prepare_cross_version),
+}
 
 
-def position_swap(pair: PreferencePair, ctx: FilterContext) -> tuple[bool, str]:
-    """Keep iff both orders produced a verdict and they name the same winner (or both a tie).
-
-    Position bias is the best-documented failure of LLM judges (Zheng et al. 2023, MT-Bench; Wang et al. 2023,
-    "Large Language Models are not Fair Evaluators").
-    """
-    judgments = [ctx.judgments[j] for j in pair.judgment_ids]
-    failed = [j for j in judgments if j.status != "ok"]
-    if failed:
-        return False, f"no verdict in one order ({failed[0].status})"
-    shown_first = {j.first_id for j in judgments}
-    if len(shown_first) < 2:
-        return False, "judged in one order only"
-    signs = {_sign(j.margin_for(pair.chosen_id) or 0) for j in judgments}
-    if len(signs) > 1:
-        return False, "verdict flips when the order is swapped"
-    return True, "same winner in both orders"
+@dataclass(frozen=True)
+class FilterRun:
+    kept: list[PreferencePair]
+    decisions: list[FilterDecision]  # pair-major: each pair's decisions in filter order
+    derived: list[PreferencePair]  # pairs changed by a filter (new records, kept or dropped later)
 
 
-def drop_ties(pair: PreferencePair, ctx: FilterContext) -> tuple[bool, str]:
-    """Drop pairs with no preference (mean margin 0, or no parsed verdict)."""
-    if pair.tie:
-        return False, "tie" if pair.n_parsed else "no parsed verdict"
-    return True, "has a winner"
+def filter_labels(configs: list[FilterConfig]) -> list[str]:
+    """A filter's name in decisions and the funnel: its kind, numbered when the same kind appears twice."""
+    counts = Counter(c.kind for c in configs)
+    seen: Counter = Counter()
+    labels = []
+    for c in configs:
+        seen[c.kind] += 1
+        labels.append(c.kind if counts[c.kind] == 1 else f"{c.kind}#{seen[c.kind]}")
+    return labels
 
 
-FILTERS: dict[str, Filter] = {"position_swap": position_swap, "drop_ties": drop_ties}
+def filter_pairs(pairs: list[PreferencePair], configs: list[FilterConfig], ctx: FilterContext) -> FilterRun:
+    """Apply the filters in order; every decision and every changed pair is returned."""
+    ctx = ctx if ctx.all_pairs else replace(ctx, all_pairs=tuple(pairs))
+    live = list(enumerate(pairs))
+    decisions: dict[int, list[FilterDecision]] = {i: [] for i in range(len(pairs))}
+    derived: list[PreferencePair] = []
+    for cfg, label in zip(configs, filter_labels(configs), strict=True):
+        spec = FILTERS[cfg.kind]
+        stage_ctx = spec.prepare(cfg, [p for _, p in live], ctx) if spec.prepare else ctx
+        survivors = []
+        for i, pair in live:
+            out = _outcome(spec.decide(cfg, pair, stage_ctx))
+            new = out.pair if out.keep else None
+            decisions[i].append(FilterDecision(pair_id=pair.id, filter=label, keep=out.keep, reason=out.reason,
+                                               replaced_by=new.id if new else None))
+            if new:
+                derived.append(new)
+            if out.keep:
+                survivors.append((i, new or pair))
+        live = survivors
+    ordered = [d for i in range(len(pairs)) for d in decisions[i]]
+    return FilterRun(kept=[p for _, p in live], decisions=ordered, derived=derived)
 
 
 def run_filters(
     pairs: list[PreferencePair], configs: list[FilterConfig], ctx: FilterContext
 ) -> tuple[list[PreferencePair], list[FilterDecision]]:
-    """Apply filters in order; returns the kept pairs and every decision made."""
-    kept, decisions = [], []
-    for pair in pairs:
-        for cfg in configs:
-            keep, reason = FILTERS[cfg.kind](pair, ctx)
-            decisions.append(FilterDecision(pair_id=pair.id, filter=cfg.kind, keep=keep, reason=reason))
-            if not keep:
-                break
-        else:
-            kept.append(pair)
-    return kept, decisions
+    """`filter_pairs` without the changed pairs: (kept pairs, decisions)."""
+    run = filter_pairs(pairs, configs, ctx)
+    return run.kept, run.decisions
+
+
+def _outcome(result: tuple[bool, str] | Outcome) -> Outcome:
+    return result if isinstance(result, Outcome) else Outcome(*result)
 
 
 def funnel(n_pairs: int, configs: list[FilterConfig], decisions: list[FilterDecision]) -> dict:
-    """Pairs in, dropped per filter and reason, pairs out."""
+    """Pairs in, dropped (and changed) per filter and reason, pairs out."""
     dropped = Counter((d.filter, d.reason) for d in decisions if not d.keep)
+    changed = Counter((d.filter, d.reason) for d in decisions if d.keep and d.replaced_by)
     steps = []
     remaining = n_pairs
-    for cfg in configs:
-        reasons = {r: c for (f, r), c in sorted(dropped.items()) if f == cfg.kind}
+    for label in filter_labels(configs):
+        reasons = {r: c for (f, r), c in sorted(dropped.items()) if f == label}
         n = sum(reasons.values())
-        steps.append({"filter": cfg.kind, "in": remaining, "dropped": n, "reasons": reasons})
+        step = {"filter": label, "in": remaining, "dropped": n, "reasons": reasons}
+        changes = {r: c for (f, r), c in sorted(changed.items()) if f == label}
+        if changes:
+            step["changed"] = changes
+        steps.append(step)
         remaining -= n
     return {"pairs_in": n_pairs, "steps": steps, "pairs_out": remaining}
-
-
-def _sign(v: float) -> int:
-    return (v > 0) - (v < 0)

@@ -1,4 +1,4 @@
-"""Pairing samples of a prompt and aggregating the judgments of each pair into a `PreferencePair`."""
+"""Pairing samples of a prompt, and aggregating the judgments of each pair into a `PreferencePair`."""
 
 from __future__ import annotations
 
@@ -6,42 +6,54 @@ from collections import defaultdict
 from itertools import combinations
 from statistics import mean
 
-from ..schemas.ids import content_id
+from ..schemas.judges import PairingConfig
 from ..schemas.preference import Judgment, PreferencePair, Sample
+from .judge.jury import aggregate as _jury_aggregate
 from .sample import judgeable
+
+
+def _by_prompt(samples: list[Sample]) -> dict[str, list[Sample]]:
+    groups: dict[str, list[Sample]] = defaultdict(list)
+    for s in samples:
+        if judgeable(s):
+            groups[s.prompt_id].append(s)
+    return groups
 
 
 def candidate_pairs(samples: list[Sample]) -> list[tuple[Sample, Sample]]:
     """All unordered pairs of judgeable samples of the same prompt, in sample order."""
-    by_prompt: dict[str, list[Sample]] = defaultdict(list)
-    for s in samples:
-        if judgeable(s):
-            by_prompt[s.prompt_id].append(s)
-    return [pair for group in by_prompt.values() for pair in combinations(group, 2)]
+    return [pair for group in _by_prompt(samples).values() for pair in combinations(group, 2)]
+
+
+def mean_scores(ratings: list[Judgment]) -> dict[str, float]:
+    """Sample id → mean of its parsed pointwise ratings (over every pointwise juror)."""
+    scores: dict[str, list[float]] = defaultdict(list)
+    for j in ratings:
+        if j.second_id is None and j.score_a is not None:
+            scores[j.first_id].append(j.score_a)
+    return {sid: mean(v) for sid, v in scores.items()}
+
+
+def select_pairs(samples: list[Sample], config: PairingConfig, scores: dict[str, float]) -> list[tuple[Sample, Sample]]:
+    """The pairs to judge. Ranked strategies use only samples with a score; the best is the first of its pair.
+
+    A sample scoring the same as the best is not paired with it (nothing to prefer). Among equal scores the
+    earlier sample ranks first, so the choice is deterministic.
+    """
+    if config.strategy == "all_pairs":
+        return candidate_pairs(samples)
+    pairs = []
+    for group in _by_prompt(samples).values():
+        ranked = sorted((s for s in group if s.id in scores), key=lambda s: -scores[s.id])  # stable: ties keep order
+        if not ranked:
+            continue
+        best = ranked[0]
+        lower = [s for s in ranked[1:] if scores[s.id] < scores[best.id]]  # an equal score is no preference
+        others = lower[-1:] if config.strategy == "best_vs_worst" else lower
+        pairs.extend((best, o) for o in others)
+    return pairs
 
 
 def aggregate(x: Sample, y: Sample, judgments: list[Judgment]) -> PreferencePair:
-    """Mean signed margin over parsed judgments decides chosen/rejected; zero (or nothing parsed) is a tie."""
-    margins = [m for j in judgments if (m := j.margin_for(x.id)) is not None]
-    mean_margin = mean(margins) if margins else 0.0
-    tie = mean_margin == 0
-    chosen, rejected = (y, x) if mean_margin < 0 else (x, y)
-    majority = _sign(mean_margin)
-    agreeing = sum(1 for m in margins if _sign(m) == majority)
-    ids = tuple(sorted(j.id for j in judgments))
-    return PreferencePair(
-        id=content_id(x.prompt_id, chosen.id, rejected.id, ids),
-        prompt_id=x.prompt_id,
-        chosen_id=chosen.id,
-        rejected_id=rejected.id,
-        margin=abs(mean_margin),
-        tie=tie,
-        judgment_ids=ids,
-        n_judgments=len(judgments),
-        n_parsed=len(margins),
-        agreement=agreeing / len(margins) if margins else 0.0,
-    )
-
-
-def _sign(v: float) -> int:
-    return (v > 0) - (v < 0)
+    """The jury's pair for (x, y): majority verdict, mean and spread of margins (see tasks/judge/jury.py)."""
+    return _jury_aggregate(x, y, judgments)

@@ -45,3 +45,54 @@ def parse_choice(reply: str) -> str | None:
 
 def _canonical(label: str) -> str:
     return label.upper().replace(" ", "")
+
+
+_SCORE_LINE = re.compile(r"^[\s*_#>-]*(?:final\s+)?(?:score|\[result\])\s*[:=]?\s*[*_]*\s*(\d+)\s*(?:/\s*\d+)?[\s*_.]*$", re.I)
+_SCORES_LINE = re.compile(
+    r"^[\s*_#>-]*scores?\s*[:=]?\s*[*_]*\s*A\s*[:=]\s*(\d+)\s*[,;]?\s*B\s*[:=]\s*(\d+)[\s*_.]*$", re.IGNORECASE
+)
+
+
+@dataclass(frozen=True)
+class ParsedScore:
+    score: int | None  # within [low, high], or None when the reply has no readable, in-range score
+    rationale: str
+
+
+def _last_line(reply: str) -> tuple[str, str] | None:
+    """(last non-empty line, the text before it), or None for an empty reply."""
+    lines = reply.rstrip().splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return (lines[-1].strip(), "\n".join(lines[:-1]).strip()) if lines else None
+
+
+def parse_score(reply: str, low: int, high: int) -> ParsedScore:
+    """The score on the reply's last non-empty line ("Score: N", or Prometheus' "[RESULT] N"), end-anchored.
+
+    A score quoted from the response under judgment cannot decide: only the judge's own last line counts, and a
+    number outside [low, high] is no score at all.
+    """
+    last = _last_line(reply)
+    if last is None:
+        return ParsedScore(None, "")
+    match = _SCORE_LINE.match(last[0])
+    if not match or not low <= int(match.group(1)) <= high:
+        return ParsedScore(None, reply.strip())
+    return ParsedScore(int(match.group(1)), last[1])
+
+
+def parse_score_choice(reply: str, low: int, high: int) -> int | None:
+    """A constrained re-ask reply: the score line alone."""
+    parsed = parse_score(reply, low, high)
+    return parsed.score if parsed.score is not None and not parsed.rationale else None
+
+
+def parse_scores(reply: str, low: int, high: int) -> tuple[int, int] | None:
+    """A debate closing: "Scores: A=N, B=M" on the last non-empty line, both within [low, high]."""
+    last = _last_line(reply)
+    match = _SCORES_LINE.match(last[0]) if last else None
+    if not match:
+        return None
+    a, b = int(match.group(1)), int(match.group(2))
+    return (a, b) if low <= a <= high and low <= b <= high else None

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from ...schemas.engine import GenRequest, GenResult
 from ...schemas.ids import content_id
 from ...schemas.preference import Judgment, Prompt, Sample
-from ...schemas.stages import JudgeConfig
+from ...schemas.judges import JudgeConfig
 from .parse import parse_choice, parse_pairwise
 from .prompts import PAIRWISE_TEMPLATE_VERSION, VERDICT_CHOICES, pairwise_messages, reask_messages
 
@@ -30,15 +30,16 @@ def both_orders(prompt: Prompt, x: Sample, y: Sample) -> list[PairwiseItem]:
     return [PairwiseItem(prompt, x, y), PairwiseItem(prompt, y, x)]
 
 
-def _clip(text: str, limit: int) -> str:
+def clip(text: str, limit: int) -> str:
+    """The response as shown to a judge: cut (and marked) beyond `limit` characters."""
     return text if len(text) <= limit else text[:limit] + "\n[… response cut for judging …]"
 
 
 def first_request(cfg: JudgeConfig, item: PairwiseItem) -> GenRequest:
     messages = pairwise_messages(
         item.prompt.display_text(),
-        _clip(item.first.text, cfg.max_response_chars),
-        _clip(item.second.text, cfg.max_response_chars),
+        clip(item.first.text, cfg.max_response_chars),
+        clip(item.second.text, cfg.max_response_chars),
     )
     return GenRequest(messages=messages, temperature=cfg.temperature, max_tokens=cfg.max_tokens, seed=cfg.seed)
 

@@ -1,0 +1,125 @@
+"""Running a jury: pointwise ratings → pair selection → pairwise, debate and imported judgments → aggregated pairs.
+
+Thin glue over the pure protocol modules in tasks/judge/: each protocol builds its requests and reads its
+replies there; here the requests go through the `CallRunner` (cache first, then engine batches as Prefect
+tasks), and imported judgments come from the catalog. Shared by the build and the judge evaluation.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from functools import partial
+
+from ..schemas.judges import DebateJudgeConfig, ImportedJudgeConfig, JudgeConfig, PairingConfig, PointwiseJudgeConfig
+from ..schemas.preference import Judgment, PreferencePair, Prompt, Sample
+from ..storage.catalog import Catalog
+from ..storage.records import imported_judgments
+from ..tasks.judge import pointwise, single
+from ..tasks.judge.imported import match_imported
+from ..tasks.judge.jury import aggregate, jury_agreement, votes_for
+from ..tasks.pairs import mean_scores, select_pairs
+from .calls import CallRunner
+from .debating import run_debates
+
+Pair = tuple[Sample, Sample]
+
+
+@dataclass(frozen=True)
+class JuryResult:
+    judgments: list[Judgment]
+    pairs: list[PreferencePair]
+    by_pair: list[list[Judgment]]  # the judgments of pairs[k], ratings included
+    candidates: list[Pair]  # (x, y) of pairs[k]
+
+
+def juror_name(juror, runner: CallRunner) -> str:
+    if isinstance(juror, ImportedJudgeConfig):
+        return juror.judge
+    module = {JudgeConfig: single, PointwiseJudgeConfig: pointwise}.get(type(juror))
+    engine = runner.engine_name(juror.engine)
+    if module is not None:
+        return module.judge_name(engine, juror)
+    from ..tasks.judge import debate
+
+    return debate.judge_name(engine, juror)
+
+
+def rate_samples(jurors: list, prompts: dict[str, Prompt], samples: list[Sample], runner: CallRunner) -> list[Judgment]:
+    """Every pointwise juror rates every given sample (feedback, then a rubric score; one constrained re-ask)."""
+    ratings: list[Judgment] = []
+    for cfg in (j for j in jurors if isinstance(j, PointwiseJudgeConfig)):
+        items = [pointwise.PointwiseItem(prompts[s.prompt_id], s) for s in samples]
+        firsts = [pointwise.first_request(cfg, it) for it in items]
+        followup = partial(pointwise.reask_for, cfg) if cfg.reask else None
+        answers = runner.run_with_followup(cfg.engine, firsts, "rate (pointwise)", followup)
+        name = juror_name(cfg, runner)
+        ratings.extend(pointwise.to_judgment(name, cfg, it, *a) for it, a in zip(items, answers, strict=True))
+    return ratings
+
+
+def judge_ordered(jurors: list, prompts: dict[str, Prompt], pairs: list[Pair], runner: CallRunner,
+                  catalog: Catalog) -> list[list[Judgment]]:
+    """For each pair, the judgments of the pairwise (both orders), debate and imported jurors."""
+    out: list[list[Judgment]] = [[] for _ in pairs]
+    for cfg in jurors:
+        if isinstance(cfg, JudgeConfig):
+            found = _pairwise(cfg, prompts, pairs, runner)
+        elif isinstance(cfg, DebateJudgeConfig):
+            found = run_debates(cfg, juror_name(cfg, runner), prompts, pairs, runner)
+        elif isinstance(cfg, ImportedJudgeConfig):
+            found = match_imported(pairs, prompts, imported_judgments(catalog, cfg.judge))
+        else:
+            continue
+        for k, js in enumerate(found):
+            out[k].extend(js)
+    return out
+
+
+def _pairwise(cfg: JudgeConfig, prompts: dict[str, Prompt], pairs: list[Pair], runner: CallRunner) -> list[list[Judgment]]:
+    items = [it for x, y in pairs for it in single.both_orders(prompts[x.prompt_id], x, y)]
+    firsts = [single.first_request(cfg, it) for it in items]
+    followup = partial(single.reask_for, cfg) if cfg.reask else None
+    answers = runner.run_with_followup(cfg.engine, firsts, "judge (pairwise)", followup)
+    name = juror_name(cfg, runner)
+    judgments = [single.to_judgment(name, it, *answers[i]) for i, it in enumerate(items)]
+    return [judgments[2 * k : 2 * k + 2] for k in range(len(pairs))]
+
+
+def run_jury(jurors: list, prompts: dict[str, Prompt], samples: list[Sample], pairing: PairingConfig,
+             runner: CallRunner, catalog: Catalog) -> JuryResult:
+    """The whole judging stage of a build: rate, select pairs, judge them, aggregate each pair's votes."""
+    groups = Counter(s.prompt_id for s in samples if s.status in ("ok", "truncated"))
+    rateable = [s for s in samples if s.status in ("ok", "truncated") and groups[s.prompt_id] > 1]
+    ratings = rate_samples(jurors, prompts, rateable, runner)
+    pairs = select_pairs(samples, pairing, mean_scores(ratings))
+    return judge_given_pairs(jurors, prompts, pairs, ratings, runner, catalog)
+
+
+def judge_given_pairs(jurors: list, prompts: dict[str, Prompt], pairs: list[Pair], ratings: list[Judgment] | None,
+                      runner: CallRunner, catalog: Catalog) -> JuryResult:
+    """Judge fixed pairs (ratings are made here when not given) and aggregate each pair's votes."""
+    if ratings is None:
+        unique = list({s.id: s for pair in pairs for s in pair}.values())
+        ratings = rate_samples(jurors, prompts, unique, runner)
+    by_sample: dict[str, list[Judgment]] = defaultdict(list)
+    for r in ratings:
+        by_sample[r.first_id].append(r)
+    ordered = judge_ordered(jurors, prompts, pairs, runner, catalog)
+    by_pair = [by_sample[x.id] + by_sample[y.id] + js for (x, y), js in zip(pairs, ordered, strict=True)]
+    aggregated = [aggregate(x, y, js) for (x, y), js in zip(pairs, by_pair, strict=True)]
+    judgments = ratings + [j for js in ordered for j in js]
+    return JuryResult(judgments=list({j.id: j for j in judgments}.values()), pairs=aggregated, by_pair=by_pair,
+                      candidates=pairs)
+
+
+def jury_stats(result: JuryResult) -> dict:
+    """Status counts per judge and agreement across jurors (Fleiss' κ, Krippendorff's α)."""
+    per_judge: dict[str, Counter] = defaultdict(Counter)
+    for j in result.judgments:
+        per_judge[j.judge][j.status] += 1
+    votes = [votes_for(x, y, js) for (x, y), js in zip(result.candidates, result.by_pair, strict=True)]
+    return {
+        "judges": {name: dict(c) for name, c in sorted(per_judge.items())},
+        "agreement": jury_agreement(votes),
+    }

@@ -1,0 +1,148 @@
+"""The pair filters that read the jury's judgments: pure functions of (config, pair, context) → keep + reason.
+
+A filter returns `(keep, reason)`, or an `Outcome` when it keeps a changed pair (a label flip or a re-count):
+the change is a new `PreferencePair` record whose `derived_from` names the jury's pair. Reasons are categories
+(no per-pair numbers) so the build summary can count them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..schemas.ids import content_id
+from ..schemas.preference import Judgment, PreferencePair, Prompt, Sample
+from ..schemas.stages import AgreementFilter, LengthBiasFilter, StrengthFilter
+from .judge.jury import Vote, aggregate, votes_for
+
+
+@dataclass(frozen=True)
+class FilterContext:
+    """What filters may look at besides the pair. The flow fills it; dataset-level filters add prepared maps."""
+
+    judgments: dict[str, Judgment]
+    samples: dict[str, Sample]
+    prompts: dict[str, Prompt] = field(default_factory=dict)
+    all_pairs: tuple[PreferencePair, ...] = ()  # every pair of this build as the jury made it
+    parent_pairs: tuple[PreferencePair, ...] | None = None  # the parent version's pairs; None: no parent version
+    duplicate_prompts: frozenset[str] = frozenset()  # prepared by near_duplicate_prompt
+    taus: dict[str, float | None] = field(default_factory=dict)  # prepared by cross_version
+
+
+@dataclass(frozen=True)
+class Outcome:
+    keep: bool
+    reason: str
+    pair: PreferencePair | None = None  # the changed pair that goes on instead of the input one
+
+
+def derive(pair: PreferencePair, tag: str, **changes) -> PreferencePair:
+    """A changed copy of `pair` with its own content id; `derived_from` always names the jury's original pair."""
+    origin = pair.derived_from or pair.id
+    new_id = content_id(pair.id, tag, sorted(changes.items()))
+    return pair.model_copy(update={**changes, "id": new_id, "derived_from": origin})
+
+
+def _sign(v: float) -> int:
+    return (v > 0) - (v < 0)
+
+
+def position_swap(pair: PreferencePair, ctx: FilterContext) -> tuple[bool, str]:
+    """Keep iff every juror that judged both orders names the same winner (or a tie) in both.
+
+    Position bias is the best-documented failure of LLM judges (Zheng et al. 2023, MT-Bench; Wang et al. 2023,
+    "Large Language Models are not Fair Evaluators"). Jurors with a failed order are not checked, but at least one
+    juror must be checked; pointwise ratings have no order and pass.
+    """
+    ordered = [ctx.judgments[j] for j in pair.judgment_ids if ctx.judgments[j].second_id is not None]
+    if not ordered:
+        return True, "no order to swap (pointwise scores)"
+    by_judge: dict[str, list[Judgment]] = {}
+    for j in ordered:
+        by_judge.setdefault(j.judge, []).append(j)
+    checked, failure = 0, None
+    for js in by_judge.values():
+        if len({j.first_id for j in js}) < 2:
+            continue
+        failed = [j for j in js if j.status != "ok"]
+        if failed:
+            failure = failure or failed[0].status
+            continue
+        if len({_sign(j.margin_for(pair.chosen_id) or 0) for j in js}) > 1:
+            return False, "verdict flips when the order is swapped"
+        checked += 1
+    if checked:
+        return True, "same winner in both orders"
+    if failure:
+        return False, f"no verdict in one order ({failure})"
+    return False, "judged in one order only"
+
+
+def drop_ties(pair: PreferencePair, ctx: FilterContext) -> tuple[bool, str]:
+    """Drop pairs with no preference (majority tie, or no parsed verdict)."""
+    if pair.tie:
+        return False, "tie" if pair.n_parsed else "no parsed verdict"
+    return True, "has a winner"
+
+
+def agreement(cfg: AgreementFilter, pair: PreferencePair, ctx: FilterContext) -> tuple[bool, str]:
+    """Keep pairs on which at least a fraction q of the jury's votes equal the majority (PoLL, Verga et al. 2024)."""
+    if pair.n_parsed == 0:
+        return False, "no parsed verdict"
+    if pair.agreement < cfg.min_agreement:
+        return False, f"agreement below {cfg.min_agreement}"
+    return True, "jury agrees"
+
+
+def strength(cfg: StrengthFilter, pair: PreferencePair, ctx: FilterContext) -> tuple[bool, str] | Outcome:
+    """Secrets of RLHF II (Wang et al. 2024, "Secrets of RLHF in Large Language Models Part II: Reward Modeling"):
+    preference strength μ = mean margin, σ = its spread across the jury. Keep |μ| ≥ τ and σ ≤ s; when μ ≤ −τ the
+    label is probably wrong: flip it if asked, else drop the pair.
+    """
+    mu, tau = pair.margin, cfg.min_strength
+    if pair.n_parsed == 0:
+        return False, "no parsed verdict"
+    if cfg.max_std is not None and pair.margin_std > cfg.max_std:
+        return False, f"margins spread more than {cfg.max_std}"
+    if mu < 0 and mu <= -tau:
+        if not cfg.flip:
+            return False, "mean margin favours the rejected response"
+        flipped = derive(pair, "flip", chosen_id=pair.rejected_id, rejected_id=pair.chosen_id, margin=-mu,
+                         chosen_score=pair.rejected_score, rejected_score=pair.chosen_score)
+        return Outcome(True, "label flipped (mean margin favours the rejected response)", flipped)
+    if abs(mu) < tau:
+        return False, f"weak preference (|mean margin| below {tau})"
+    return True, "strong preference"
+
+
+def length_bias(cfg: LengthBiasFilter, pair: PreferencePair, ctx: FilterContext) -> tuple[bool, str] | Outcome:
+    """WildBench (Lin et al. 2024): a "slightly better" verdict (A>B / B>A) for a response more than K characters
+    longer than the other counts as a tie. The pair is re-counted; a pair that becomes a tie is dropped. Score
+    votes have no "slightly" level and are left alone.
+    """
+    x, y = ctx.samples[pair.chosen_id], ctx.samples[pair.rejected_id]
+    judgments = [ctx.judgments[j] for j in pair.judgment_ids]
+    votes = votes_for(x, y, judgments)
+    adjusted = [_length_checked(v, x, y, ctx, cfg.max_chars) for v in votes]
+    if adjusted == votes:
+        return True, "no slight win by a much longer response"
+    recount = aggregate(x, y, judgments, adjusted)
+    if recount.tie:
+        return False, f"slight win by a response over {cfg.max_chars} characters longer counts as a tie"
+    if pair.derived_from is not None:  # an earlier filter changed this pair: keep its orientation
+        return True, "re-counted: still has a winner"
+    changed = derive(pair, "length_bias", **{k: getattr(recount, k) for k in _RECOUNT_FIELDS})
+    return Outcome(True, "re-counted: slight wins of much longer responses as ties", changed)
+
+
+_RECOUNT_FIELDS = ("chosen_id", "rejected_id", "margin", "tie", "n_parsed", "agreement", "margin_std",
+                   "chosen_score", "rejected_score")
+
+
+def _length_checked(v: Vote, x: Sample, y: Sample, ctx: FilterContext, max_chars: int) -> Vote:
+    verdicts = [ctx.judgments[j].verdict for j in v.judgment_ids]
+    if v.margin is None or abs(v.margin) != 1 or not all(verdict in ("A>B", "B>A") for verdict in verdicts):
+        return v
+    winner, loser = (x, y) if v.margin > 0 else (y, x)
+    if len(winner.text) - len(loser.text) > max_chars:
+        return Vote(v.judge, v.slot, 0.0, v.judgment_ids)
+    return v

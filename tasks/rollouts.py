@@ -1,0 +1,71 @@
+"""Rollouts for process labels: a `RolloutRequest` becomes one raw-continuation `GenRequest` with `n=k`, and
+the completions come back as checked `Rollout`s.
+
+Raw text continuation (not chat) so that any prefix of a solution can be continued exactly, on every engine
+(llama.cpp, vLLM, OpenAI-compatible /completions).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..schemas.engine import GenRequest, GenResult
+from ..schemas.ids import content_id
+from ..schemas.process import Problem, Rollout, RolloutRequest
+from .answers import AnswerCheck
+
+# Bump when the wording changes: it is part of the rollout policy's identity (and so of every memo key).
+SOLVE_TEMPLATE_VERSION = "solve-v1"
+SOLVE_TEMPLATE = (
+    "Solve the math problem step by step. Write each step as its own paragraph, separated by a blank line. "
+    "End with a line of the form \"The answer is N.\"\n\n"
+    "Question: {question}\n\nAnswer:\n"
+)
+STOP = ("\nQuestion:",)
+
+
+class Checker(Protocol):
+    def check(self, solution_text: str, gold: str) -> AnswerCheck: ...
+
+
+@dataclass(frozen=True)
+class RolloutPolicy:
+    """Sampling settings of the rollout policy; `name` identifies it in memo keys and solution records."""
+
+    engine_name: str
+    temperature: float
+    top_p: float
+    max_tokens: int
+    seed: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.engine_name}|{SOLVE_TEMPLATE_VERSION}|t={self.temperature}|p={self.top_p}|max={self.max_tokens}"
+
+
+def rollout_request(policy: RolloutPolicy, problem: Problem, req: RolloutRequest) -> GenRequest:
+    """k continuations of the prefix. The seed is derived from (seed, problem, prefix): reproducible runs, and
+    distinct prefixes never share a random stream."""
+    seed = int(content_id(policy.seed, problem.id, req.prefix, length=8), 16) % (2**31)
+    return GenRequest(
+        prompt=SOLVE_TEMPLATE.format(question=problem.question) + req.prefix,
+        n=req.k,
+        temperature=policy.temperature,
+        top_p=policy.top_p,
+        max_tokens=policy.max_tokens,
+        seed=seed,
+        stop=STOP,
+    )
+
+
+def to_rollouts(result: GenResult, prefix: str, gold: str, checker: Checker) -> list[Rollout]:
+    """Checked rollouts; a failed call gives none (the search records the probe as failed, never as wrong)."""
+    if not result.ok:
+        return []
+    rollouts = []
+    for c in result.completions:
+        checked = checker.check(prefix + c.text, gold)
+        correct = checked.status == "correct"
+        rollouts.append(Rollout(c.text, correct, c.completion_tokens, checked.final_answer, checked.status))
+    return rollouts
