@@ -102,6 +102,10 @@ def print_summary(s: dict) -> None:
     table.add_row("prompts", str(st["prompts"]))
     table.add_row("samples", _counts(st["samples"]))
     table.add_row("judgments", _counts(st["judgments"]) + f"  (re-asked {st['reasked']})")
+    if "agreement" in st:  # builds from before juries have no agreement figures
+        a = st["agreement"]
+        table.add_row("jury", f"{len(st['judges'])} judge(s), {st['pairing']}; Fleiss κ {a['fleiss_kappa']}, "
+                      f"Krippendorff α {a['alpha_nominal']} (winner) / {a['alpha_interval']} (margin)")
     f = st["funnel"]
     steps = "; ".join(f"{x['filter']}: -{x['dropped']} " + _counts(x["reasons"]) for x in f["steps"])
     table.add_row("pairs", f"{f['pairs_in']} in → {steps} → {f['pairs_out']} kept")
@@ -166,24 +170,41 @@ def show(
 def export(
     ref: str = typer.Argument(..., help="NAME or NAME@VERSION (default: the latest version)"),
     fmt: str = typer.Option(
-        ..., "--format", "-f", help="trl-preference (preference datasets); trl-stepwise or math-shepherd (stepwise)"
+        ...,
+        "--format",
+        "-f",
+        help="trl-preference (preference datasets); trl-stepwise or math-shepherd (stepwise); "
+        "hf (Hugging Face folder: data/train-*.parquet + dataset card + save_to_disk copy, in the kind's TRL format)",
     ),
     out_dir: Path = typer.Option(..., "--out", "-o", help="Folder to write NAME/vN/ into"),
     threshold: float = typer.Option(
         0.0, "--label-threshold", help="Stepwise: a step is correct when its MC value is above this (0 = any correct)"
     ),
+    push_to_hub: Optional[str] = typer.Option(
+        None, "--push-to-hub", help="With --format hf: upload to this dataset repo (ORG/NAME); token from $HF_TOKEN"
+    ),
+    private: bool = typer.Option(False, "--private", help="With --push-to-hub: create the repo private"),
     catalog: Optional[Path] = CatalogOpt,
 ) -> None:
-    """Export a dataset version as Parquet in a trainer's format (NAME/vN/train.parquet + manifest.json)."""
+    """Export a dataset version in a trainer's format (NAME/vN/train.parquet + manifest.json), or publish it."""
+    from ..storage import hub
     from .export import ExportError, export_version
 
+    if push_to_hub and fmt != "hf":
+        fail("--push-to-hub needs --format hf")
     with open_catalog(catalog_path(catalog)) as cat:
         try:
             v = get_version(cat, ref)
             path = export_version(cat, v, fmt, out_dir, threshold)
-        except (VersionNotFound, ExportError, ValueError) as exc:
+        except (VersionNotFound, ExportError, hub.PublishError, ValueError) as exc:
             fail(str(exc))
     out.print(f"wrote {path} ({v.row_count} rows)")
+    if push_to_hub:
+        try:
+            url = hub.publish_folder(path, push_to_hub, private)
+        except hub.PublishError as exc:
+            fail(str(exc), 1)
+        out.print(f"published {url}")
 
 
 @app.command("label-steps")
@@ -223,6 +244,56 @@ def print_stepwise_summary(s: dict) -> None:
     table.add_row("wall time", f"{st['wall_time_s']:.1f} s")
     table.add_row("content hash", s["content_hash"][:16])
     out.print(table)
+
+
+@app.command("import-judgments")
+def import_judgments_cmd(
+    file: Path = typer.Argument(..., help="JSONL: prompt, response_a, response_b, judge, verdict or score_a/score_b"),
+    catalog: Optional[Path] = CatalogOpt,
+    as_json: bool = typer.Option(False, "--json", help="Print the counts as JSON"),
+) -> None:
+    """Load judgments made elsewhere (reward models, humans, other judges); builds can use them as jurors."""
+    from .import_judgments import import_judgments
+
+    try:
+        counts = import_judgments(file, catalog_path(catalog))
+    except InputError as exc:
+        fail(str(exc))
+    except CatalogBusy as exc:
+        fail(str(exc), 1)
+    if as_json:
+        out.print_json(json.dumps(counts))
+    else:
+        judges = ", ".join(f"{k} ({v})" for k, v in counts["judges"].items())
+        out.print(f"imported {counts['judgments']} judgments from {counts['lines']} lines "
+                  f"({counts['new_judgments']} new) by {judges}")
+
+
+@app.command("eval-judge")
+def eval_judge(
+    config: Path = typer.Argument(..., help="YAML with engines and a judge or jury (a build config works too)"),
+    gold: Path = typer.Option(..., "--gold", help="JSONL: prompt, response_a, response_b, label (A>B|B>A), source"),
+    catalog: Optional[Path] = CatalogOpt,
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars"),
+) -> None:
+    """Measure judges against gold labels: double-order accuracy, swap inconsistency, κ, length bias, filters."""
+    from functools import partial
+
+    from .evaluate_judge import evaluate_judge, gold_items
+    from .eval_report import load_eval_config, print_eval_report
+
+    try:
+        cfg = load_eval_config(config)
+        gold_items(gold)  # fail fast on a bad gold file, before any model starts
+    except (ConfigError, InputError) as exc:
+        fail(str(exc))
+    result = _run_flow(partial(evaluate_judge, gold_path=str(gold)), cfg, catalog_path(catalog, cfg.catalog),
+                       quiet or as_json)
+    if as_json:
+        out.print_json(json.dumps(result, default=str))
+    else:
+        print_eval_report(result, out)
 
 
 def main() -> None:

@@ -1,20 +1,19 @@
-"""Exports of a dataset version: pick the format, derive what is derived at export time, write Parquet."""
+"""Exports of a dataset version: pick the format, derive what is derived at export time, write the files."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from ..schemas.dataset import DatasetVersion
 from ..storage.catalog import Catalog
-from ..storage.export import export_trl_preference
+from ..storage.export import preference_table, write_export
 from ..storage.stepwise import stepwise_rows
 from ..tasks.labels import derive, math_shepherd, trl_stepwise
 
-FORMATS = {"trl-preference": "preference", "trl-stepwise": "stepwise", "math-shepherd": "stepwise"}
+# format → the dataset kind it needs (None: any kind, in that kind's TRL format)
+FORMATS = {"trl-preference": "preference", "trl-stepwise": "stepwise", "math-shepherd": "stepwise", "hf": None}
 
 _STEPWISE_SCHEMA = pa.schema([
     ("prompt", pa.string()), ("completions", pa.list_(pa.string())), ("labels", pa.list_(pa.bool_())),
@@ -23,39 +22,48 @@ _STEPWISE_SCHEMA = pa.schema([
 ])
 _SHEPHERD_SCHEMA = pa.schema([("input", pa.string()), ("label", pa.string()), ("problem_id", pa.string()),
                               ("solution_id", pa.string()), ("method", pa.string())])
+_TRL_FORMAT = {"preference": "trl-preference", "stepwise": "trl-stepwise"}
 
 
 class ExportError(ValueError):
     pass
 
 
-def export_version(catalog: Catalog, version: DatasetVersion, fmt: str, out_dir: Path, threshold: float = 0.0) -> Path:
-    """Write OUT/NAME/vN/train.parquet (+ manifest.json) in `fmt`; returns the Parquet file."""
+def check_format(version: DatasetVersion, fmt: str) -> str:
+    """The concrete table format for `fmt` on this version (hf → the kind's TRL format)."""
     if fmt not in FORMATS:
         raise ExportError(f"unknown --format {fmt!r} (known: {', '.join(FORMATS)})")
-    if FORMATS[fmt] != version.kind:
-        raise ExportError(f"{version.name}@{version.version} is a {version.kind} dataset; {fmt} needs a {FORMATS[fmt]} one")
-    if fmt == "trl-preference":
-        return export_trl_preference(catalog, version, out_dir) / "train.parquet"
-    records, schema = [], _STEPWISE_SCHEMA if fmt == "trl-stepwise" else _SHEPHERD_SCHEMA
+    needs = FORMATS[fmt]
+    if needs is not None and needs != version.kind:
+        raise ExportError(f"{version.name}@{version.version} is a {version.kind} dataset; {fmt} needs a {needs} one")
+    table_format = fmt if needs else _TRL_FORMAT.get(version.kind)
+    if table_format is None:
+        raise ExportError(f"no Hugging Face export for {version.kind} datasets")
+    return table_format
+
+
+def version_table(catalog: Catalog, version: DatasetVersion, table_format: str, threshold: float = 0.0) -> pa.Table:
+    if table_format == "trl-preference":
+        return preference_table(catalog, version)
+    records = []
     for row, problem_id, question, steps in stepwise_rows(catalog, version):
         labels = derive(row, threshold)
-        body = trl_stepwise(question, steps, labels) if fmt == "trl-stepwise" else math_shepherd(question, steps, labels)
-        extra = {"problem_id": problem_id, "solution_id": row.solution_id, "method": row.method}
-        if fmt == "trl-stepwise":
-            extra["first_error"] = row.first_error
-        records.append({**body, **extra})
-    return _write(pa.Table.from_pylist(records, schema=schema), version, fmt, out_dir, {"label_threshold": threshold})
+        if table_format == "trl-stepwise":
+            body = {**trl_stepwise(question, steps, labels), "first_error": row.first_error}
+        else:
+            body = math_shepherd(question, steps, labels)
+        records.append({**body, "problem_id": problem_id, "solution_id": row.solution_id, "method": row.method})
+    schema = _STEPWISE_SCHEMA if table_format == "trl-stepwise" else _SHEPHERD_SCHEMA
+    return pa.Table.from_pylist(records, schema=schema)
 
 
-def _write(table: pa.Table, version: DatasetVersion, fmt: str, out_dir: Path, extra: dict) -> Path:
-    folder = Path(out_dir) / version.name / f"v{version.version}"
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / "train.parquet.tmp"
-    pq.write_table(table, tmp)
-    target = folder / "train.parquet"
-    tmp.replace(target)  # atomic: a reader never sees half a file
-    manifest = {"name": version.name, "version": version.version, "kind": version.kind, "format": fmt,
-                "rows": table.num_rows, "content_hash": version.content_hash, **extra}
-    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    return target
+def export_version(catalog: Catalog, version: DatasetVersion, fmt: str, out_dir: Path, threshold: float = 0.0) -> Path:
+    """Write the export; returns the Parquet file (or, for hf, the dataset folder)."""
+    table_format = check_format(version, fmt)
+    table = version_table(catalog, version, table_format, threshold)
+    if fmt == "hf":
+        from ..storage.hub import write_hf_folder
+
+        return write_hf_folder(table, version, table_format, Path(out_dir))
+    extra = {"format": fmt, **({"label_threshold": threshold} if version.kind == "stepwise" else {})}
+    return write_export(table, version, out_dir, extra)

@@ -86,19 +86,22 @@ def preference_schema(conversational: bool) -> pa.Schema:
     return pa.schema([("prompt", text), ("chosen", text), ("rejected", text), *_PREFERENCE_SCHEMA_FIELDS])
 
 
-def export_trl_preference(catalog: Catalog, version: DatasetVersion, out_dir: Path) -> Path:
-    """Write OUT/NAME/vN/train.parquet (+ manifest.json); returns the folder. Atomic: temp file, then rename."""
+def preference_table(catalog: Catalog, version: DatasetVersion) -> pa.Table:
+    """The version's rows in TRL's preference format (conversational when any exported prompt is a chat)."""
     records = preference_records(catalog, version)
     conversational = bool(records) and isinstance(records[0]["prompt"], list)
-    table = pa.Table.from_pylist(records, schema=preference_schema(conversational))
+    return pa.Table.from_pylist(records, schema=preference_schema(conversational))
+
+
+def write_export(table: pa.Table, version: DatasetVersion, out_dir: Path, manifest: dict) -> Path:
+    """Write OUT/NAME/vN/train.parquet + manifest.json; returns the Parquet file. Atomic: temp file, then rename."""
     folder = Path(out_dir) / version.name / f"v{version.version}"
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / "train.parquet.tmp"
     pq.write_table(table, tmp)
-    tmp.replace(folder / "train.parquet")
-    manifest = {
-        "name": version.name, "version": version.version, "kind": version.kind, "format": "trl-preference",
-        "rows": table.num_rows, "content_hash": version.content_hash, "conversational": conversational,
-    }
+    target = folder / "train.parquet"
+    tmp.replace(target)
+    manifest = {"name": version.name, "version": version.version, "kind": version.kind, "rows": table.num_rows,
+                "content_hash": version.content_hash, **manifest}
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    return folder
+    return target

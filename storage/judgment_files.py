@@ -25,8 +25,9 @@ class BadRows(InputError):
         first = errors[0]
         super().__init__(path, first.line, first.field, first.problem)
         shown = "\n".join(str(e) for e in errors[:_SHOWN])
-        more = f"\n… and {len(errors) - _SHOWN} more bad lines" if len(errors) > _SHOWN else ""
-        self.args = (f"{len(errors)} bad line(s) in {path}:\n{shown}{more}",)
+        more = f"\n… and {len(errors) - _SHOWN} more problems" if len(errors) > _SHOWN else ""
+        lines = len({e.line for e in errors})
+        self.args = (f"{lines} bad line(s) in {path} ({len(errors)} problems):\n{shown}{more}",)
 
     def __str__(self) -> str:
         return self.args[0]

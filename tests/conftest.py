@@ -12,6 +12,9 @@ os.environ.update(
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_LOGGING_LEVEL": "WARNING",
+        # datasets caches loaded folders by name ("v1"): keep its cache out of $HOME and per session
+        "HF_DATASETS_CACHE": tempfile.mkdtemp(prefix="prefsynth-hf-"),
+        "HF_HUB_OFFLINE": "1",
     }
 )
 os.environ.pop("PREFECT_API_URL", None)

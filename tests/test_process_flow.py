@@ -87,6 +87,13 @@ def test_omegaprm_locates_the_true_first_errors_and_reruns_for_free(sim_setup):
         assert row["labels"] == [fe is None or i < fe for i in range(len(row["completions"]))]
     assert matches / len(rows) >= 0.9, (matches, len(rows))
 
+    invoke("export", "chains-omegaprm@1", "--format", "hf", "--out", str(folder / "hf"), "--catalog", catalog)
+    import datasets
+
+    ds = datasets.load_dataset(str(folder / "hf" / "chains-omegaprm" / "v1"), split="train", cache_dir=str(folder / "hf-cache"))
+    assert ds.num_rows == len(rows) and ds[0]["labels"] == rows[0]["labels"]  # stepwise labels stay lists of bool
+    assert ds.features["labels"].feature.dtype == "bool"
+
     again = json.loads(invoke("label-steps", str(cfg), "--catalog", catalog, "--json"))
     assert again["stats"]["engine_calls"] == 0 and again["content_hash"] == first["content_hash"]
 

@@ -1,0 +1,58 @@
+"""`eval-judge` around the flow: which config model a file is, and the report as tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from .config import ConfigError, JudgeEvalConfig, JuryFields, PreferenceBuildConfig, load_config
+
+
+def load_eval_config(path: Path | str) -> JuryFields:
+    """A judge-evaluation config, or a build config (recognised by its `policies`) evaluated as is."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        data = None  # load_config reports these with the file name
+    model = PreferenceBuildConfig if isinstance(data, dict) and "policies" in data else JudgeEvalConfig
+    config = load_config(path, model)
+    if not isinstance(config, JuryFields):
+        raise ConfigError(f"{path}: not a judge configuration")
+    return config
+
+
+def _pct(v: float | None, digits: int = 1) -> str:
+    return "–" if v is None else f"{100 * v:.{digits}f}%"
+
+
+def _num(v: float | None) -> str:
+    return "–" if v is None else f"{v:.3f}"
+
+
+def print_eval_report(r: dict, out: Console) -> None:
+    title = (f"judge evaluation: {r['items']} gold pairs ({', '.join(r['sources'])}); "
+             f"gold prefers the longer response {_pct(r['gold_longer_wins'])}")
+    main = Table("group", "protocol", "accuracy", "swap-inconsistent", "parse errors", "longer wins", "Cohen κ",
+                 title=title, title_justify="left")
+    for g in r["groups"]:
+        main.add_row(g["group"], g["protocol"], _pct(g["accuracy"]), _pct(g["swap_inconsistency"]),
+                     _pct(g["parse_error_rate"]), _pct(g["longer_wins"]), _num(g["cohen_kappa"]))
+    out.print(main)
+    for g in r["groups"]:
+        if g["jurors"] == 1:
+            out.print(f"  {g['group']}: {g['judges'][0]}", highlight=False)
+    by_source = Table("group", *r["sources"], title="accuracy by source", title_justify="left")
+    for g in r["groups"]:
+        by_source.add_row(g["group"], *(_pct(g["by_source"].get(s, {}).get("accuracy")) for s in r["sources"]))
+    out.print(by_source)
+    labels = [row["filter"] for row in r["groups"][0]["filters"]] if r["groups"] else []
+    curve = Table("filter", *(g["group"] for g in r["groups"]), title="coverage / accuracy of the kept pairs after "
+                  "each filter (cumulative)", title_justify="left")
+    for k, label in enumerate(labels):
+        cells = (f"{_pct(g['filters'][k]['coverage'], 0)} / {_pct(g['filters'][k]['accuracy'], 0)}" for g in r["groups"])
+        curve.add_row(label, *cells)
+    out.print(curve)
+    out.print(f"engine calls {r['engine_calls']} (cache hits {r['cache_hits']}), wall time {r['wall_time_s']:.1f} s")

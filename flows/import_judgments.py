@@ -1,0 +1,35 @@
+"""`prefsynth import-judgments FILE`: judgments made elsewhere → catalog records a build can use as jurors.
+
+The whole file is checked first; one bad line means nothing is written (errors name FILE:LINE and the field).
+Importing the same file twice adds nothing: prompts, responses and judgments are stored by content id.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from ..storage.catalog import Catalog
+from ..storage.judgment_files import read_imported_judgments
+from ..storage.records import write_imported
+
+
+def import_judgments(path: Path | str, catalog_path: Path | str) -> dict:
+    """Validate every line, then store prompts, responses and judgments in one transaction; returns counts."""
+    rows = read_imported_judgments(path)
+    prompts, samples, judgments = {}, {}, {}
+    for lineno, row in rows:
+        prompt, a, b, judgment = row.records(f"{Path(path).name}:{lineno}")
+        prompts.setdefault(prompt.id, prompt)
+        samples.setdefault(a.id, a)
+        samples.setdefault(b.id, b)
+        judgments.setdefault(judgment.id, judgment)
+    with Catalog(catalog_path) as catalog:
+        new = write_imported(catalog, list(prompts.values()), list(samples.values()), list(judgments.values()))
+    return {
+        "file": str(path),
+        "lines": len(rows),
+        "judgments": len(judgments),
+        "new_judgments": new,
+        "judges": dict(sorted(Counter(j.judge for j in judgments.values()).items())),
+    }

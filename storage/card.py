@@ -1,0 +1,80 @@
+"""Dataset cards: README.md with YAML metadata (the Hub's format) stating how a version was made."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+
+from .. import __version__
+from ..schemas.dataset import DatasetVersion
+
+# What each method is, as cited in the card when the version's config used it.
+CITATIONS = {
+    "pairwise": "Zheng et al. 2023, *Judging LLM-as-a-Judge with MT-Bench and Chatbot Arena* (pairwise judging, both orders)",
+    "position_swap": "Wang et al. 2023, *Large Language Models are not Fair Evaluators* (position-swap consistency)",
+    "pointwise": "Kim et al. 2024, *Prometheus 2* (rubric-based pointwise scoring)",
+    "jury": "Verga et al. 2024, *Replacing Judges with Juries* (panels of LLM evaluators)",
+    "debate": "Chan et al. 2023, *ChatEval* (multi-agent debate)",
+    "strength": "Wang et al. 2024, *Secrets of RLHF in Large Language Models Part II* (preference strength)",
+    "length_bias": "Lin et al. 2024, *WildBench* (length-bias rule, K = 500 characters)",
+    "cross_version": "Wang et al. 2024, *CREAM* (cross-iteration consistency)",
+    "omegaprm": "Luo et al. 2024, *Improve Mathematical Reasoning in Language Models by Automated Process Supervision* (OmegaPRM)",
+    "math_shepherd": "Wang et al. 2024, *Math-Shepherd* (Monte Carlo step labels)",
+}
+
+
+def size_category(n: int) -> str:
+    for bound, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
+        if n < bound:
+            return label
+    return "n>1M"
+
+
+def methods_used(version: DatasetVersion) -> list[str]:
+    """Keys of CITATIONS that appear in the version's config (protocols, filters, labelling method)."""
+    blob = json.dumps(version.config)
+    found = [key for key in CITATIONS if f'"{key}"' in blob]
+    if version.kind == "preference" and "pairwise" not in found and '"protocol"' not in blob:
+        found.insert(0, "pairwise")  # the default judge protocol
+    return found
+
+
+def dataset_card(version: DatasetVersion, table_format: str, license: str = "other") -> str:
+    meta = {
+        "license": license,
+        "task_categories": ["text-generation"],
+        "tags": ["prefsynth", "synthetic", "dpo" if version.kind == "preference" else "process-reward-model"],
+        "size_categories": [size_category(version.row_count)],
+        "configs": [{"config_name": "default", "data_files": [{"split": "train", "path": "data/train-*"}]}],
+    }
+    stats = version.stats
+    lines = [
+        "---", yaml.safe_dump(meta, sort_keys=False).strip(), "---", "",
+        f"# {version.name} v{version.version}", "",
+        f"A {version.kind} dataset in TRL's `{table_format}` format, built by prefsynth {__version__} "
+        f"on {version.created_at:%Y-%m-%d}. {version.row_count} rows; content hash `{version.content_hash}`"
+        + (f"; parent version v{version.parent_version}." if version.parent_version else "."),
+        "", "## Models", "",
+        *[f"- `{name}`: {cfg.get('kind')} {cfg.get('model') or cfg.get('model_path') or ''}".rstrip()
+          for name, cfg in version.config.get("engines", {}).items()],
+        "", "## Counts", "", "```json", json.dumps(_counts(stats), indent=2), "```",
+    ]
+    if "funnel" in stats:
+        lines += ["", "## Filter funnel", "", "| filter | in | dropped | reasons |", "| --- | --- | --- | --- |"]
+        for step in stats["funnel"]["steps"]:
+            reasons = "; ".join(f"{r}: {c}" for r, c in step["reasons"].items()) or "–"
+            lines.append(f"| {step['filter']} | {step['in']} | {step['dropped']} | {reasons} |")
+        lines.append(f"\n{stats['funnel']['pairs_in']} pairs in, {stats['funnel']['pairs_out']} out.")
+    agreement = {k: v for k, v in stats.items() if "kappa" in k or "alpha" in k or "agreement" in k}
+    if agreement:
+        lines += ["", "## Agreement", "", "```json", json.dumps(agreement, indent=2), "```"]
+    lines += ["", "## Methods", "", *[f"- {CITATIONS[m]}" for m in methods_used(version)]]
+    lines += ["", "## Build config", "", "```yaml", yaml.safe_dump(version.config, sort_keys=False).strip(), "```", ""]
+    return "\n".join(lines)
+
+
+def _counts(stats: dict) -> dict:
+    keep = ("prompts", "samples", "judgments", "pairs", "problems", "solutions", "labelled_solutions",
+            "labelled_steps", "engine_calls", "cache_hits", "prompt_tokens", "completion_tokens")
+    return {k: stats[k] for k in keep if k in stats}

@@ -1,0 +1,53 @@
+"""Hugging Face datasets: the Hub folder layout, `save_to_disk`, and publishing.
+
+The token comes from `HF_TOKEN` at publish time and is never written anywhere. Tests replace `publish_folder`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..schemas.dataset import DatasetVersion
+from .card import dataset_card
+
+
+class PublishError(RuntimeError):
+    pass
+
+
+def write_hf_folder(table: pa.Table, version: DatasetVersion, table_format: str, out_dir: Path,
+                    license: str = "other") -> Path:
+    """OUT/NAME/vN/: data/train-00000-of-00001.parquet + README.md (Hub layout, `load_dataset(folder)` reads it)
+    and disk/ (`Dataset.save_to_disk`, for `load_from_disk`). Built in a temp folder, then renamed into place."""
+    try:
+        import datasets
+    except ImportError:  # the hf extra is optional
+        raise PublishError("the hf format needs the `datasets` package: pip install 'prefsynth[hf]'") from None
+    final = out_dir / version.name / f"v{version.version}"
+    tmp = final.with_name(final.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / "data").mkdir(parents=True)
+    pq.write_table(table, tmp / "data" / "train-00000-of-00001.parquet")
+    (tmp / "README.md").write_text(dataset_card(version, table_format, license), encoding="utf-8")
+    datasets.Dataset(table).save_to_disk(str(tmp / "disk"))
+    shutil.rmtree(final, ignore_errors=True)
+    tmp.rename(final)
+    return final
+
+
+def publish_folder(folder: Path, repo_id: str, private: bool) -> str:
+    """Upload a Hub-layout folder as a dataset repo; returns its URL. Needs HF_TOKEN in the environment."""
+    token = os.environ.get("HF_TOKEN")
+    if not token:
+        raise PublishError("pushing to the Hub needs HF_TOKEN in the environment")
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=token)
+    api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+    api.upload_folder(repo_id=repo_id, repo_type="dataset", folder_path=str(folder), ignore_patterns=["disk/*"])
+    return f"https://huggingface.co/datasets/{repo_id}"

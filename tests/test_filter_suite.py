@@ -1,0 +1,169 @@
+"""The filter suite: each filter's keep/drop and reason, label flips and down-weights, the funnel."""
+
+import pytest
+
+from prefsynth.schemas.preference import Judgment, PreferencePair, Prompt, Sample
+from prefsynth.schemas.stages import (
+    AgreementFilter, CrossVersionFilter, DropTiesFilter, LengthBiasFilter, NearDuplicatePairFilter,
+    NearDuplicatePromptFilter, PositionSwapFilter, StrengthFilter,
+)
+from prefsynth.tasks.filter_dataset import near_duplicate_prompts, ranking_taus
+from prefsynth.tasks.filter_rules import agreement, length_bias, position_swap, strength
+from prefsynth.tasks.filters import FilterContext, filter_pairs, funnel
+from prefsynth.tasks.judge.jury import aggregate
+
+
+def sample(sid, text=None, prompt="p1"):
+    return Sample(id=sid, prompt_id=prompt, policy="pol", model="m", index=0, text=text or sid)
+
+
+def j(jid, judge, first, second, verdict=None, status="ok", prompt="p1", scores=(None, None)):
+    return Judgment(id=jid, prompt_id=prompt, judge=judge, first_id=first, second_id=second, status=status,
+                    verdict=verdict if status == "ok" else None, score_a=scores[0], score_b=scores[1])
+
+
+def ctx(samples, judgments, **kw):
+    return FilterContext({x.id: x for x in judgments}, {s.id: s for s in samples}, **kw)
+
+
+X, Y = sample("x"), sample("y")
+
+
+def test_position_swap_checks_each_juror_that_judged_both_orders():
+    consistent = [j("a1", "A", "x", "y", "A>B"), j("a2", "A", "y", "x", "B>A")]
+    one_order = [j("b1", "B", "x", "y", "B>A")]
+    failed = [j("c1", "C", "x", "y", "A>B"), j("c2", "C", "y", "x", status="parse_error")]
+    flipper = [j("d1", "D", "x", "y", "A>B"), j("d2", "D", "y", "x", "A>B")]
+    for js, expected in [
+        (consistent + one_order + failed, (True, "same winner in both orders")),
+        (consistent + flipper, (False, "verdict flips when the order is swapped")),
+        (failed, (False, "no verdict in one order (parse_error)")),
+        (one_order, (False, "judged in one order only")),
+    ]:
+        pair = aggregate(X, Y, js)
+        assert position_swap(pair, ctx([X, Y], js)) == expected
+
+
+def test_agreement_threshold():
+    js = [j("1", "A", "x", "y", "A>B"), j("2", "B", "x", "y", "A>B"), j("3", "C", "x", "y", "B>A")]
+    pair = aggregate(X, Y, js)  # 2 of 3 votes with the majority
+    assert agreement(AgreementFilter(min_agreement=0.6), pair, ctx([X, Y], js)) == (True, "jury agrees")
+    assert agreement(AgreementFilter(min_agreement=0.7), pair, ctx([X, Y], js)) == (False, "agreement below 0.7")
+
+
+def test_strength_keeps_strong_drops_weak_and_spread_and_flips_when_asked():
+    strong = [j("1", "A", "x", "y", "A>>B"), j("2", "B", "y", "x", "B>A")]  # μ = 1.5, σ = 0.5
+    c = ctx([X, Y], strong)
+    pair = aggregate(X, Y, strong)
+    assert strength(StrengthFilter(min_strength=1.0), pair, c) == (True, "strong preference")
+    assert strength(StrengthFilter(min_strength=1.6), pair, c) == (False, "weak preference (|mean margin| below 1.6)")
+    assert strength(StrengthFilter(min_strength=1.0, max_std=0.4), pair, c) == (False, "margins spread more than 0.4")
+    # Majority for x (two slight wins) but one juror's much-better verdict for y twice: μ = (1 + 1 − 2 − 2) / 4
+    mixed = [j("a", "A", "x", "y", "A>B"), j("b", "B", "x", "y", "A>B"), j("c", "C", "x", "y", "B>>A"),
+             j("d", "D", "y", "x", "A>>B"), j("e", "E", "x", "y", "A>B")]
+    pair = aggregate(X, Y, mixed)
+    assert pair.chosen_id == "x" and pair.margin == pytest.approx(-0.2)
+    c = ctx([X, Y], mixed)
+    assert strength(StrengthFilter(min_strength=0.2), pair, c) == (False, "mean margin favours the rejected response")
+    out = strength(StrengthFilter(min_strength=0.2, flip=True), pair, c)
+    assert out.keep and out.reason.startswith("label flipped")
+    assert (out.pair.chosen_id, out.pair.rejected_id, out.pair.margin) == ("y", "x", pytest.approx(0.2))
+    assert out.pair.derived_from == pair.id and out.pair.id != pair.id
+
+
+def test_length_bias_turns_slight_wins_of_much_longer_responses_into_ties():
+    long, short = sample("L", "word " * 150), sample("S", "brief")  # 750 vs 5 characters
+    slight = [j("1", "A", "L", "S", "A>B"), j("2", "A", "S", "L", "B>A")]
+    pair = aggregate(long, short, slight)
+    out = length_bias(LengthBiasFilter(), pair, ctx([long, short], slight))
+    assert out == (False, "slight win by a response over 500 characters longer counts as a tie")
+    assert length_bias(LengthBiasFilter(max_chars=800), pair, ctx([long, short], slight))[0] is True
+    # Two much-better votes survive, the slight one becomes a tie: votes 2, 2, 0 → L by majority, μ = 4/3
+    much = [j("1", "A", "L", "S", "A>>B"), j("2", "A", "S", "L", "B>>A"), j("3", "B", "L", "S", "A>B")]
+    pair = aggregate(long, short, much)
+    assert pair.margin == pytest.approx(5 / 3)
+    out = length_bias(LengthBiasFilter(), pair, ctx([long, short], much))
+    assert out.keep and out.pair.chosen_id == "L" and out.pair.margin == pytest.approx(4 / 3)
+    assert out.pair.agreement == pytest.approx(2 / 3) and out.pair.derived_from == pair.id
+    short_wins = [j("1", "A", "S", "L", "A>B")]  # the shorter response won: nothing to correct
+    pair = aggregate(long, short, short_wins)
+    assert length_bias(LengthBiasFilter(), pair, ctx([long, short], short_wins)) == (
+        True, "no slight win by a much longer response")
+
+
+def _pair_of(a, b, verdict="A>B", prompt="p1"):
+    js = [j(f"{a.id}{b.id}1", "A", a.id, b.id, verdict, prompt=prompt)]
+    return aggregate(a, b, js), js
+
+
+def test_near_duplicate_pair_and_prompts():
+    a, b, c = sample("a", "The sky is blue because of Rayleigh scattering."), \
+        sample("b", "The sky is blue because of Rayleigh scattering!"), sample("c", "No idea.")
+    dup, js1 = _pair_of(a, b)
+    fine, js2 = _pair_of(a, c)
+    run = filter_pairs([dup, fine], [NearDuplicatePairFilter()], ctx([a, b, c], js1 + js2))
+    assert [p.id for p in run.kept] == [fine.id]
+    assert run.decisions[0].reason == "chosen and rejected are near-duplicates (ratio ≥ 90)"
+    assert near_duplicate_prompts(["Explain gravity.", "Explain gravity!", "Name a fruit.", "Explain gravity"], 90) \
+        == {1, 3}
+
+
+def test_near_duplicate_prompts_keep_the_first_prompt_across_the_dataset():
+    prompts = {"p1": Prompt(id="p1", text="What is the capital of France?"),
+               "p2": Prompt(id="p2", text="What is the capital of France ?"),
+               "p3": Prompt(id="p3", text="Write a poem about rain.")}
+    samples, pairs, judgments = [], [], []
+    for pid in prompts:
+        s1, s2 = sample(pid + "a", "one", pid), sample(pid + "b", "two", pid)
+        pair, js = _pair_of(s1, s2, prompt=pid)
+        samples += [s1, s2]
+        pairs.append(pair)
+        judgments += js
+    run = filter_pairs(pairs, [NearDuplicatePromptFilter()], ctx(samples, judgments, prompts=prompts))
+    assert [p.prompt_id for p in run.kept] == ["p1", "p3"]
+    assert run.decisions[1].reason.startswith("prompt is a near-duplicate of an earlier prompt")
+
+
+def _ranking_pairs(order: str, prompt="p1", margin=1.0):
+    """Pairs that rank samples in `order` (best first): every better one chosen over every worse one."""
+    return [PreferencePair(id=f"{prompt}{order}{w}{l}", prompt_id=prompt, chosen_id=w, rejected_id=l, margin=margin,
+                           tie=False, judgment_ids=(), n_judgments=0, n_parsed=1, agreement=1.0)
+            for i, w in enumerate(order) for l in order[i + 1:]]
+
+
+def test_cross_version_tau_drops_or_downweights_inconsistent_prompts():
+    now = _ranking_pairs("abc") + _ranking_pairs("def", "p2")
+    parent = _ranking_pairs("cba") + _ranking_pairs("dfe", "p2")  # p1 reversed (τ = −1); p2 one swap (τ = 1/3)
+    taus = ranking_taus(now, parent)
+    assert taus["p1"] == pytest.approx(-1.0) and taus["p2"] == pytest.approx(1 / 3)
+    c = FilterContext({}, {}, all_pairs=tuple(now), parent_pairs=tuple(parent))
+    run = filter_pairs(now, [CrossVersionFilter(min_tau=0.0)], c)
+    assert {p.prompt_id for p in run.kept} == {"p2"}
+    run = filter_pairs(now, [CrossVersionFilter(min_tau=0.5, action="downweight")], c)
+    weights = {p.prompt_id: p.weight for p in run.kept}
+    assert weights == {"p1": 0.0, "p2": pytest.approx((1 + 1 / 3) / 2)} and len(run.derived) == 6
+    assert all(d.replaced_by for d in run.decisions)
+    no_parent = filter_pairs(now, [CrossVersionFilter()], FilterContext({}, {}))
+    assert len(no_parent.kept) == 6 and no_parent.decisions[0].reason == "no parent version"
+
+
+def test_funnel_counts_drops_and_changes_per_filter_in_order():
+    good = [j("g1", "A", "x", "y", "A>>B"), j("g2", "A", "y", "x", "B>>A")]
+    weak = [j("w1", "A", "x", "y", "A>B"), j("w2", "A", "y", "x", "B>A"), j("w3", "B", "x", "y", "A=B")]  # μ = 2/3
+    tie = [j("t1", "A", "x", "y", "A=B"), j("t2", "A", "y", "x", "A=B")]
+    # Jurors A and B prefer x slightly in both orders; C's scores prefer y by 8 points in both: x by majority,
+    # μ = (4 − 16) / 6 = −2 → flipped.
+    flip = [j("f1", "A", "x", "y", "A>B"), j("f2", "A", "y", "x", "B>A"), j("f3", "B", "x", "y", "A>B"),
+            j("f4", "B", "y", "x", "B>A"), j("f5", "C", "x", "y", scores=(1.0, 9.0)),
+            j("f6", "C", "y", "x", scores=(9.0, 1.0))]
+    pairs = [aggregate(X, Y, js) for js in (good, weak, tie, flip)]
+    configs = [DropTiesFilter(), StrengthFilter(min_strength=0.75, flip=True), PositionSwapFilter()]
+    run = filter_pairs(pairs, configs, ctx([X, Y], good + weak + tie + flip))
+    f = funnel(len(pairs), configs, run.decisions)
+    assert f["pairs_in"] == 4 and f["pairs_out"] == len(run.kept) == 2
+    assert f["steps"][0] == {"filter": "drop_ties", "in": 4, "dropped": 1, "reasons": {"tie": 1}}
+    assert f["steps"][1]["dropped"] == 1 and f["steps"][1]["changed"] == {
+        "label flipped (mean margin favours the rejected response)": 1}
+    assert [p.chosen_id for p in run.kept] == ["x", "y"]  # good, and the flipped pair (its jurors flip-checked)
+    labels = funnel(1, [DropTiesFilter(), DropTiesFilter()], [])["steps"]
+    assert [s["filter"] for s in labels] == ["drop_ties#1", "drop_ties#2"]

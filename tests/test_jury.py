@@ -1,0 +1,104 @@
+"""Jury aggregation: votes, majority with split → tie, μ and σ of margins, agreement; pairing strategies."""
+
+import pytest
+
+from prefsynth.schemas.judges import PairingConfig
+from prefsynth.schemas.preference import Judgment, Sample
+from prefsynth.tasks.judge.jury import aggregate, jury_agreement, majority, votes_for
+from prefsynth.tasks.pairs import mean_scores, select_pairs
+
+
+def sample(sid: str, prompt: str = "p1", text: str | None = None) -> Sample:
+    return Sample(id=sid, prompt_id=prompt, policy="pol", model="m", index=0, text=text or sid)
+
+
+def ordered(jid, judge, first, second, verdict=None, status="ok", score_a=None, score_b=None):
+    return Judgment(id=jid, prompt_id="p1", judge=judge, protocol="pairwise", first_id=first, second_id=second,
+                    status=status, verdict=verdict, score_a=score_a, score_b=score_b)
+
+
+def rating(jid, judge, sid, score, status="ok"):
+    return Judgment(id=jid, prompt_id="p1", judge=judge, protocol="pointwise", first_id=sid, second_id=None,
+                    status=status, score_a=score if status == "ok" else None)
+
+
+X, Y = sample("x"), sample("y")
+
+
+@pytest.mark.parametrize(
+    "margins, winner",
+    [([2, 1], 1), ([1, -1], 0), ([-2, 0], 0), ([1, 1, -2], 1), ([0, 0, 1], 0), ([], 0), ([-1, -1, 0, 2], -1)],
+)
+def test_majority_with_split_as_tie(margins, winner):
+    assert majority(margins) == winner
+
+
+def test_three_jurors_majority_mean_and_spread():
+    # Jurors A and B prefer x slightly in both orders; C prefers y strongly in both: votes 1, 1, 1, 1, −2, −2.
+    js = [
+        ordered("a1", "A", "x", "y", "A>B"), ordered("a2", "A", "y", "x", "B>A"),
+        ordered("b1", "B", "x", "y", "A>B"), ordered("b2", "B", "y", "x", "B>A"),
+        ordered("c1", "C", "x", "y", "B>>A"), ordered("c2", "C", "y", "x", "A>>B"),
+    ]
+    pair = aggregate(X, Y, js)
+    assert (pair.chosen_id, pair.tie) == ("x", False)  # 4 votes for x against 2
+    assert pair.margin == pytest.approx(0.0)  # μ = (4 − 4) / 6
+    # σ (population) of [1, 1, 1, 1, −2, −2] around 0: √((4 + 8) / 6) = √2
+    assert pair.margin_std == pytest.approx(2 ** 0.5)
+    assert pair.agreement == pytest.approx(4 / 6) and pair.n_parsed == 6 and pair.n_judgments == 6
+
+
+def test_majority_and_mean_can_disagree_then_the_strength_is_negative():
+    js = [ordered("a", "A", "x", "y", "A>B"), ordered("b", "B", "x", "y", "A>B"), ordered("c", "C", "x", "y", "B>>A"),
+          ordered("d", "D", "y", "x", "A>>B")]
+    pair = aggregate(X, Y, js)  # votes 1, 1, −2, −2: a 2–2 split → tie, oriented by the mean (−0.5 → y)
+    assert pair.tie and pair.chosen_id == "y" and pair.margin == pytest.approx(0.5)
+    js = js[:3] + [ordered("d", "D", "x", "y", "A>B")]  # 1, 1, −2, 1: x by majority, μ = 0.25
+    pair = aggregate(X, Y, js)
+    assert pair.chosen_id == "x" and not pair.tie and pair.margin == pytest.approx(0.25)
+    js = [ordered("a", "A", "x", "y", "A>B"), ordered("b", "B", "x", "y", "A>B"),
+          ordered("c", "C", "x", "y", score_a=1.0, score_b=9.0)]  # scores: margin −8
+    pair = aggregate(X, Y, js)
+    assert pair.chosen_id == "x" and pair.margin == pytest.approx((1 + 1 - 8) / 3)  # μ < 0: a flip candidate
+    assert (pair.chosen_score, pair.rejected_score) == (1.0, 9.0)
+
+
+def test_pointwise_ratings_vote_once_per_juror_with_the_score_difference():
+    js = [rating("r1", "P", "x", 5), rating("r2", "P", "y", 2), rating("r3", "Q", "x", 3), rating("r4", "Q", "y", 4),
+          rating("r5", "R", "x", 4), rating("r6", "R", "y", 0, status="parse_error")]
+    votes = votes_for(X, Y, js)
+    assert [(v.judge, v.slot, v.margin) for v in votes] == [("P", "scores", 3), ("Q", "scores", -1), ("R", "scores", None)]
+    pair = aggregate(X, Y, js)
+    assert pair.chosen_id == "x" and pair.margin == pytest.approx(1.0) and pair.n_parsed == 2
+    assert pair.chosen_score == pytest.approx(4.0) and pair.rejected_score == pytest.approx(3.0)  # means of ratings
+
+
+def test_jury_agreement_over_pairs_with_a_missing_juror():
+    # Two raters (juror J in both orders) over three pairs; in pair 3 the second order did not parse.
+    pairs = [
+        [ordered("1a", "J", "x", "y", "A>B"), ordered("1b", "J", "y", "x", "B>A")],  # x, x
+        [ordered("2a", "J", "x", "y", "A>B"), ordered("2b", "J", "y", "x", "A>B")],  # x, y
+        [ordered("3a", "J", "x", "y", "B>A"), ordered("3b", "J", "y", "x", None, status="parse_error")],  # y, −
+    ]
+    stats = jury_agreement([votes_for(X, Y, js) for js in pairs])
+    assert stats["raters"] == 2 and stats["pairs"] == 3 and stats["complete_pairs"] == 2
+    # Fleiss on complete pairs [[1, 1], [1, −1]]: P̄ = 1/2, p = (3/4, 1/4) → P_e = 5/8 → κ = (1/2 − 5/8) / (3/8)
+    assert stats["fleiss_kappa"] == pytest.approx(-1 / 3, abs=1e-4)
+    # α nominal: coincidences o(1,1) = 2, o(1,−1) = o(−1,1) = 1 → n = 4, D_o = 1/2, D_e = 2·3·1/12 → α = 0
+    assert stats["alpha_nominal"] == pytest.approx(0.0, abs=1e-4)
+
+
+def test_pairing_strategies_from_mean_pointwise_scores():
+    s = [sample(n) for n in "abcd"] + [sample("e", prompt="p2"), sample("f", prompt="p2")]
+    ratings = [rating(f"r{n}{k}", f"J{k}", n, v) for n, vs in
+               {"a": (3, 3), "b": (5, 4), "c": (1, 2), "d": (4.5, 4.5), "e": (2, 2), "f": (2, 2)}.items()
+               for k, v in enumerate(vs)]
+    scores = mean_scores(ratings)
+    assert scores == {"a": 3, "b": 4.5, "c": 1.5, "d": 4.5, "e": 2, "f": 2}
+
+    def ids(strategy):
+        return [(x.id, y.id) for x, y in select_pairs(s, PairingConfig(strategy=strategy), scores)]
+
+    assert ids("best_vs_worst") == [("b", "c")]  # b and d tie at 4.5: the earlier sample ranks first; p2: no spread
+    assert ids("best_vs_each") == [("b", "a"), ("b", "c")]  # d scores as much as b: no preference to learn
+    assert len(ids("all_pairs")) == 6 + 1
