@@ -107,7 +107,11 @@ def print_summary(s: dict) -> None:
         table.add_row("jury", f"{len(st['judges'])} judge(s), {st['pairing']}; Fleiss κ {a['fleiss_kappa']}, "
                       f"Krippendorff α {a['alpha_nominal']} (winner) / {a['alpha_interval']} (margin)")
     f = st["funnel"]
-    steps = "; ".join(f"{x['filter']}: -{x['dropped']} " + _counts(x["reasons"]) for x in f["steps"])
+    steps = "; ".join(
+        f"{x['filter']}: -{x['dropped']} " + _counts(x["reasons"])
+        + (f", changed {sum(x['changed'].values())}" if x.get("changed") else "")  # flips, re-counts, weights
+        for x in f["steps"]
+    )
     table.add_row("pairs", f"{f['pairs_in']} in → {steps} → {f['pairs_out']} kept")
     table.add_row("engine calls", f"{st['engine_calls']} (cache hits {st['cache_hits']}, errors {st['engine_errors']})")
     table.add_row("tokens", f"prompt {st['prompt_tokens']}, completion {st['completion_tokens']}")

@@ -102,6 +102,11 @@ class PreferenceBuildConfig(JuryFields):
     policies: list[PolicySpec] = Field(..., min_length=1, description="Policy models to sample from (or imported responses)")
     pairing: PairingConfig = Field(default_factory=PairingConfig)
     dedupe: DedupeConfig = Field(default_factory=DedupeConfig)
+    incremental: Literal["off", "append", "new_only"] = Field(
+        "off",
+        description="Only sample and judge prompts the dataset has not seen; append = previous rows + new rows, "
+        "new_only = the new rows alone",
+    )
 
     @field_validator("policies", mode="before")
     @classmethod

@@ -15,7 +15,7 @@ from ..schemas.judges import DebateJudgeConfig, ImportedJudgeConfig, JudgeConfig
 from ..schemas.preference import Judgment, PreferencePair, Prompt, Sample
 from ..storage.catalog import Catalog
 from ..storage.records import imported_judgments
-from ..tasks.judge import pointwise, single
+from ..tasks.judge import debate, pointwise, single
 from ..tasks.judge.imported import match_imported
 from ..tasks.judge.jury import aggregate, jury_agreement, votes_for
 from ..tasks.pairs import mean_scores, select_pairs
@@ -33,16 +33,14 @@ class JuryResult:
     candidates: list[Pair]  # (x, y) of pairs[k]
 
 
+_PROTOCOLS = {JudgeConfig: single, PointwiseJudgeConfig: pointwise, DebateJudgeConfig: debate}
+
+
 def juror_name(juror, runner: CallRunner) -> str:
+    """The juror's judge name: its engine and the settings that change its verdicts, or the imported name."""
     if isinstance(juror, ImportedJudgeConfig):
         return juror.judge
-    module = {JudgeConfig: single, PointwiseJudgeConfig: pointwise}.get(type(juror))
-    engine = runner.engine_name(juror.engine)
-    if module is not None:
-        return module.judge_name(engine, juror)
-    from ..tasks.judge import debate
-
-    return debate.judge_name(engine, juror)
+    return _PROTOCOLS[type(juror)].judge_name(runner.engine_name(juror.engine), juror)
 
 
 def rate_samples(jurors: list, prompts: dict[str, Prompt], samples: list[Sample], runner: CallRunner) -> list[Judgment]:

@@ -21,6 +21,7 @@ from ..tasks.judge.imported import imported_samples
 from ..tasks.sample import collapse_duplicates, sample_request, to_samples
 from .calls import CallRunner
 from .config import PreferenceBuildConfig
+from .incremental import plan_incremental
 from .judging import jury_stats, run_jury
 
 DEFAULT_CATALOG = "prefsynth.duckdb"
@@ -75,9 +76,11 @@ def parent_pairs(config: PreferenceBuildConfig, catalog: Catalog) -> tuple[Prefe
 def preference_build(config: PreferenceBuildConfig, catalog_path: str = DEFAULT_CATALOG) -> dict:
     """Build a new version of `config.name`; returns the build summary (also stored as the version's stats)."""
     started = time.perf_counter()
-    prompts = read_prompts(config)
-    by_id = {p.id: p for p in prompts}
+    all_prompts = read_prompts(config)
     with Catalog(catalog_path) as catalog:
+        plan = plan_incremental(catalog, config.name, config.incremental, all_prompts)
+        prompts = plan.prompts
+        by_id = {p.id: p for p in prompts}
         check_imported_judges(config, catalog)
         runner = CallRunner(CallCache(catalog), config.engines, config.batch_size)
         samples = collapse_duplicates(collect_samples(config, prompts, runner, catalog), config.dedupe)
@@ -86,6 +89,8 @@ def preference_build(config: PreferenceBuildConfig, catalog_path: str = DEFAULT_
                             all_pairs=tuple(jury.pairs), parent_pairs=parent_pairs(config, catalog))
         run = filter_pairs(jury.pairs, config.filters, ctx)
         stats = build_stats(prompts, samples, jury, config, run.decisions, runner)
+        if config.incremental != "off":
+            stats["incremental"] = plan.stats(config.incremental)
         stats["wall_time_s"] = round(time.perf_counter() - started, 3)
         version = commit_version(
             catalog,
@@ -94,7 +99,7 @@ def preference_build(config: PreferenceBuildConfig, catalog_path: str = DEFAULT_
             config=config.model_dump(mode="json"),
             records={"prompts": prompts, "samples": samples, "judgments": jury.judgments,
                      "pairs": jury.pairs + run.derived},
-            row_ids=[p.id for p in run.kept],
+            row_ids=plan.rows([p.id for p in run.kept]),
             decisions=run.decisions,
             stats=stats,
             flow_run_id=str(flow_run.id) if flow_run.id else None,

@@ -145,3 +145,13 @@ def _to_version(row: dict[str, Any]) -> DatasetVersion:
     row["config"] = json.loads(row["config"])
     row["stats"] = json.loads(row["stats"])
     return DatasetVersion.model_validate(row)
+
+
+def seen_prompt_ids(catalog: Catalog, name: str) -> set[str]:
+    """Prompts any version of `name` has paired (kept or dropped): an incremental build skips them."""
+    rows = catalog.query(
+        """SELECT DISTINCT p.prompt_id FROM pairs p WHERE p.id IN (
+               SELECT row_id FROM dataset_rows WHERE name = ? UNION SELECT pair_id FROM filter_decisions WHERE name = ?)""",
+        [name, name],
+    )
+    return {r[0] for r in rows}

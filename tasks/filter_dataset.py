@@ -20,8 +20,10 @@ _CHUNK = 256  # rows of the similarity matrix computed at once: bounds memory on
 
 
 def near_duplicate_pair(cfg: NearDuplicatePairFilter, pair: PreferencePair, ctx: FilterContext) -> tuple[bool, str]:
-    """Drop pairs whose chosen and rejected texts are near-identical (rapidfuzz `ratio` ≥ threshold): the
-    difference a model would learn from is noise (the dedup step of UltraFeedback-style pipelines).
+    """Drop pairs whose chosen and rejected texts are near-identical (rapidfuzz `ratio` ≥ threshold): whatever
+    tells them apart is too small to be the preference a model should learn. No paper of its own: it is the
+    pair-level form of near-duplicate removal (Lee et al. 2022, "Deduplicating Training Data Makes Language
+    Models Better").
     """
     chosen, rejected = ctx.samples[pair.chosen_id].text, ctx.samples[pair.rejected_id].text
     if fuzz.ratio(chosen, rejected) >= cfg.threshold:
@@ -55,7 +57,8 @@ def prepare_near_duplicate_prompts(
 
 def near_duplicate_prompt(cfg: NearDuplicatePromptFilter, pair: PreferencePair, ctx: FilterContext) -> tuple[bool, str]:
     """Keep only the pairs of the first of near-identical prompts across the dataset (rapidfuzz `ratio`), so no
-    prompt is over-weighted and train/test near-copies are easier to rule out.
+    prompt is over-weighted (near-duplicate removal: Lee et al. 2022, "Deduplicating Training Data Makes Language
+    Models Better"; exact character ratio here instead of their MinHash, which suits prompt-sized texts).
     """
     if pair.prompt_id in ctx.duplicate_prompts:
         return False, f"prompt is a near-duplicate of an earlier prompt (ratio ≥ {cfg.threshold:g})"

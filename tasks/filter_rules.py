@@ -85,7 +85,9 @@ def drop_ties(pair: PreferencePair, ctx: FilterContext) -> tuple[bool, str]:
 
 
 def agreement(cfg: AgreementFilter, pair: PreferencePair, ctx: FilterContext) -> tuple[bool, str]:
-    """Keep pairs on which at least a fraction q of the jury's votes equal the majority (PoLL, Verga et al. 2024)."""
+    """Keep pairs on which at least a fraction q of the votes equal the majority: the consensus filter for a jury
+    of judges (PoLL: Verga et al. 2024, "Replacing Judges with Juries").
+    """
     if pair.n_parsed == 0:
         return False, "no parsed verdict"
     if pair.agreement < cfg.min_agreement:

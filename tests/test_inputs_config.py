@@ -123,7 +123,12 @@ def test_prefect_yaml_parameters_are_the_flow_config():
 
     root = Path(__file__).resolve().parents[1]
     spec = yaml.safe_load((root / "prefect.yaml").read_text())
+    from prefsynth.flows.process_config import ProcessLabelsConfig
+
+    models = {"prefsynth.flows.preference:preference_build": (PreferenceBuildConfig, "prompts"),
+              "prefsynth.flows.process_labels:process_labels": (ProcessLabelsConfig, "problems")}
+    assert len(spec["deployments"]) == 2
     for deployment in spec["deployments"]:
-        params = deployment["parameters"]
-        PreferenceBuildConfig.model_validate(params["config"])
-        assert (root / params["config"]["prompts"]["path"]).is_file()
+        model, source = models[deployment["entrypoint"]]
+        config = model.model_validate(deployment["parameters"]["config"])
+        assert (root / getattr(config, source).path).is_file()

@@ -260,3 +260,17 @@ def test_eval_judge_bad_gold_file(workdir):
     gold = _jsonl(workdir / "gold.jsonl", [GOLD[0], {**GOLD[1], "label": "A=B"}])
     code, _, err = cli("eval-judge", workdir / "e.yaml", "--gold", gold, "--catalog", workdir / "c.duckdb")
     assert code == 2 and "gold.jsonl:2: field 'label'" in " ".join(err.split())
+
+
+def test_the_judging_examples_run(workdir):
+    """The example configs and files of docs/judging.md: dry-run jury, import + imported jury, eval config."""
+    from prefsynth.flows.eval_report import load_eval_config
+
+    for name in ("jury_dry_run.yaml", "imported_jury.yaml", "judgments.jsonl", "gold.jsonl", "eval_judge.yaml"):
+        shutil.copy(EXAMPLES / name, workdir / name)
+    catalog = workdir / "c.duckdb"
+    assert run_json("build", workdir / "jury_dry_run.yaml", "--catalog", catalog)["stats"]["pairs"] > 0
+    assert run_json("import-judgments", workdir / "judgments.jsonl", "--catalog", catalog)["judgments"] == 5
+    built = run_json("build", workdir / "imported_jury.yaml", "--catalog", catalog)
+    assert built["stats"]["engine_calls"] == 0 and built["stats"]["pairs"] == 2
+    assert len(load_eval_config(workdir / "eval_judge.yaml").jurors) == 2
