@@ -1,19 +1,23 @@
 """Engine calls as the flow process sees them: cache first, then batches of misses as Prefect tasks.
 
-The flow process alone reads and writes the call cache (single writer); each finished batch is saved at
-once, so a killed build resumes without paying again for any call that succeeded.
+The flow process alone reads and writes the call cache (single writer). At most `batches_in_flight` batches
+run at once and each is saved the moment it comes back, before the next one is sent: a killed build resumes
+without paying again for any call whose batch had finished, and loses at most the replies of the batches in
+flight. The same loop enforces the build's limits (flows/budget.py) before every batch it sends.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
-from prefect.futures import as_completed
+from prefect.futures import PrefectFuture, as_completed
 
 from .. import progress
 from ..engines.cache import CachePlan, CallCache
 from ..schemas.engine import EngineConfig, GenRequest, GenResult
 from ..tasks.generate import Answer, Followup, engine_for, generate_batch
+from .budget import BudgetExceeded, RunLimits, TooManyErrors
 
 
 @dataclass
@@ -23,13 +27,17 @@ class CallStats:
     errors: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cost: float = 0.0
+    last_error: str | None = None
 
-    def count(self, fresh: list[GenResult]) -> None:
+    def count(self, fresh: list[GenResult], cost: Callable[[int, int], float] = lambda p, c: 0.0) -> None:
         for r in fresh:
             self.engine_calls += 1
             self.errors += int(not r.ok)
+            self.last_error = r.error or self.last_error
             self.prompt_tokens += r.prompt_tokens
             self.completion_tokens += r.completion_tokens
+            self.cost += cost(r.prompt_tokens, r.completion_tokens)
 
     def as_dict(self) -> dict:
         return {
@@ -38,15 +46,24 @@ class CallStats:
             "engine_errors": self.errors,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
+            "cost": round(self.cost, 6),
         }
 
 
 class CallRunner:
-    def __init__(self, cache: CallCache, engines: dict[str, EngineConfig], batch_size: int):
+    def __init__(self, cache: CallCache, engines: dict[str, EngineConfig], batch_size: int,
+                 limits: RunLimits | None = None):
         self.cache = cache
         self.engines = engines
         self.batch_size = batch_size
+        self.limits = limits or RunLimits()
         self.stats = CallStats()
+
+    def check_errors(self) -> None:
+        """Before a version is written: fail when more of the build's calls failed than `max_error_rate` allows."""
+        problem = self.limits.error_message(self.stats, final=True)
+        if problem:
+            raise TooManyErrors(problem)
 
     def engine_name(self, engine_key: str) -> str:
         return engine_for(self.engines[engine_key]).name
@@ -83,20 +100,47 @@ class CallRunner:
         return [(r, later.get(i) if r.cached else fresh_second.get(plan.keys[i])) for i, r in enumerate(firsts)]
 
     def _call(self, engine_key, name, plan, requests, stage, followup) -> list[Answer]:
-        todo = [requests[i] for i in plan.to_call]
-        if not todo:
-            return []
-        config = self.engines[engine_key]
-        starts = range(0, len(todo), self.batch_size)
-        futures = {generate_batch.submit(config, todo[s : s + self.batch_size], stage, followup): s for s in starts}
-        by_start: dict[int, list[Answer]] = {}
-        for fut in as_completed(list(futures)):
-            start = futures[fut]
-            answers = by_start[start] = fut.result()
-            self._save(name, plan, requests, start, answers, followup)  # saved as soon as it exists: resumable
-        return [a for s in starts for a in by_start[s]]
+        """Send the cache misses in batches, at most `batches_in_flight` at once; save each as it returns.
 
-    def _save(self, name: str, plan: CachePlan, requests, start: int, answers: list[Answer], followup) -> None:
+        Over budget or over the error rate nothing more is sent; the batches in flight still land and are saved
+        (they are paid for), then the build stops.
+        """
+        todo = [requests[i] for i in plan.to_call]
+        done: dict[int, list[Answer]] = {}
+        pending: dict[PrefectFuture, tuple[int, int]] = {}  # future → (offset in todo, size)
+        sent, stop = 0, None
+        while True:
+            if stop is None:
+                sent = self._submit(engine_key, todo, sent, pending, stage, followup)
+            if not pending:
+                break
+            fut = next(as_completed(list(pending)))
+            start, _ = pending.pop(fut)
+            done[start] = fut.result()
+            self._save(engine_key, name, plan, requests, start, done[start], followup)  # at once: resumable
+            problem = stop is None and self.limits.error_message(self.stats, final=False)
+            stop = TooManyErrors(problem) if problem else stop
+        if stop is not None:
+            raise stop
+        if sent < len(todo):
+            raise BudgetExceeded(self.limits.budget_message(self.stats, stage, sent, len(todo)))
+        return [a for s in sorted(done) for a in done[s]]
+
+    def _submit(self, engine_key, todo, sent: int, pending: dict, stage, followup) -> int:
+        """Submit batches while the window and the budget allow; returns how many requests are sent by now."""
+        per_request = 1 if followup is None else 2  # a follow-up (re-ask) may double a request's calls
+        while sent < len(todo) and len(pending) < self.limits.batches_in_flight:
+            reserved = per_request * sum(size for _, size in pending.values())
+            size = self.limits.allowance(self.stats, reserved, per_request, min(self.batch_size, len(todo) - sent))
+            if size == 0:
+                break
+            batch = todo[sent : sent + size]
+            pending[generate_batch.submit(self.engines[engine_key], batch, stage, followup)] = (sent, size)
+            sent += size
+        return sent
+
+    def _save(self, engine_key: str, name: str, plan: CachePlan, requests, start: int, answers: list[Answer],
+              followup) -> None:
         sub = CachePlan(keys=plan.keys, hits=plan.hits, to_call=plan.to_call[start : start + len(answers)])
         firsts = [a for a, _ in answers]
         self.cache.save(name, sub, requests, firsts)
@@ -106,7 +150,8 @@ class CallRunner:
             for i, (first, second) in zip(sub.to_call, answers, strict=True)
             if second is not None
         ]
-        self.stats.count(firsts + [s for _, s in seconds])
+        cost = lambda p, c: self.limits.cost(engine_key, p, c)  # noqa: E731
+        self.stats.count(firsts + [s for _, s in seconds], cost)
         if seconds:
             reqs = [f for f, _ in seconds]
             keys = [f.key(name) for f in reqs]

@@ -16,7 +16,7 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from .. import progress  # noqa: E402
-from ..storage.catalog import Catalog, CatalogBusy  # noqa: E402
+from ..storage.catalog import Catalog, CatalogBusy, open_waiting  # noqa: E402
 from ..storage.inputs import InputError  # noqa: E402
 from ..storage.versions import VersionNotFound, get_version, list_versions  # noqa: E402
 from .config import ConfigError, PreferenceBuildConfig, load_config  # noqa: E402
@@ -32,6 +32,10 @@ err = Console(stderr=True)
 
 CATALOG_HELP = "DuckDB catalog file [default: the config's `catalog`, else $PREFSYNTH_CATALOG, else ./prefsynth.duckdb]"
 CatalogOpt = typer.Option(None, "--catalog", "-c", help=CATALOG_HELP, show_default=False)
+WaitOpt = typer.Option(
+    0.0, "--wait", min=0, help="If another process is using the catalog, wait up to this many seconds for it "
+    "(default: fail at once)",
+)
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -58,6 +62,7 @@ def build(
     catalog: Optional[Path] = CatalogOpt,
     as_json: bool = typer.Option(False, "--json", help="Print the build summary as JSON on stdout"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars"),
+    wait: float = WaitOpt,
 ) -> None:
     """Run a preference build: sample, judge in both orders, pair, filter, and write a new dataset version."""
     try:
@@ -69,26 +74,36 @@ def build(
         fail(str(exc))
     from .preference import preference_build
 
-    summary = _run_flow(preference_build, cfg, catalog_path(catalog, cfg.catalog), quiet or as_json)
+    summary = _run_flow(preference_build, cfg, catalog_path(catalog, cfg.catalog), quiet or as_json, wait)
     if as_json:
         out.print_json(json.dumps(summary, default=str))
     else:
         print_summary(summary)
 
 
-def _run_flow(flow_fn, cfg, path: Path, quiet: bool) -> dict:
-    """Run a flow with progress bars; errors that are the user's to fix exit non-zero with one clear line."""
+def _run_flow(flow_fn, cfg, path: Path, quiet: bool, wait_s: float = 0.0) -> dict:
+    """Run a flow with progress bars; errors that are the user's to fix exit non-zero with one clear line.
+
+    The catalog is opened (and held) first: a catalog another build is using fails here, or after `wait_s`,
+    before Prefect or any model starts.
+    """
     from ..engines.base import EngineError
+    from .budget import BuildStopped
     from .progress_view import RichProgress
 
+    try:
+        held = open_waiting(path, wait_s)
+    except CatalogBusy as exc:
+        fail(str(exc), 1)
     view = None if quiet else RichProgress()
     progress.install(view)
     try:
-        if view:
-            with view:
-                return flow_fn(cfg, str(path))
-        return flow_fn(cfg, str(path))
-    except (CatalogBusy, EngineError, InputError) as exc:
+        with held:
+            if view:
+                with view:
+                    return flow_fn(cfg, str(path))
+            return flow_fn(cfg, str(path))
+    except (CatalogBusy, EngineError, InputError, BuildStopped) as exc:
         fail(str(exc), 1)
     finally:
         progress.install(None)
@@ -114,7 +129,11 @@ def print_summary(s: dict) -> None:
     )
     table.add_row("pairs", f"{f['pairs_in']} in → {steps} → {f['pairs_out']} kept")
     table.add_row("engine calls", f"{st['engine_calls']} (cache hits {st['cache_hits']}, errors {st['engine_errors']})")
-    table.add_row("tokens", f"prompt {st['prompt_tokens']}, completion {st['completion_tokens']}")
+    table.add_row("tokens", f"prompt {st['prompt_tokens']}, completion {st['completion_tokens']}"
+                  + (f"; cost {st['cost']:g}" if st.get("cost") else ""))
+    if "skipped_rows" in st:  # prompts.on_error: skip
+        sk = st["skipped_rows"]
+        table.add_row("skipped rows", f"{sk['count']}: " + "; ".join(sk["rows"][:10]) + (" …" if sk["count"] > 10 else ""))
     table.add_row("wall time", f"{st['wall_time_s']:.1f} s")
     table.add_row("content hash", s["content_hash"][:16])
     table.add_row("parent", f"v{s['parent_version']}" if s["parent_version"] else "none")
@@ -166,7 +185,7 @@ def show(
     if as_json:
         out.print_json(json.dumps(manifest))
     else:
-        (print_summary if v.kind == "preference" else print_stepwise_summary)(manifest)
+        {"preference": print_summary, "stepwise": print_stepwise_summary}.get(v.kind, print_stats)(manifest)
         out.print(f"config hash {v.config_hash}, code {v.code_version}, created {v.created_at:%Y-%m-%d %H:%M:%S}, flow run {v.flow_run_id}")
 
 
@@ -211,12 +230,85 @@ def export(
         out.print(f"published {url}")
 
 
+@app.command()
+def rationalize(
+    config: Path = typer.Argument(..., help="YAML config (see examples/rationalize.yaml)"),
+    catalog: Optional[Path] = CatalogOpt,
+    as_json: bool = typer.Option(False, "--json", help="Print the build summary as JSON on stdout"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars"),
+) -> None:
+    """Self-rationalization: sample K judgments per item, pair right with wrong rationales (a rationale version)."""
+    from .rationale_config import load_rationale_config
+    from .rationalize import rationalize as rationalize_flow
+    from .rationalize import read_inputs
+
+    try:
+        cfg = load_rationale_config(config)
+        read_inputs(cfg)  # fail fast on bad input
+    except (ConfigError, InputError) as exc:
+        fail(str(exc))
+    summary = _run_flow(rationalize_flow, cfg, catalog_path(catalog, cfg.catalog), quiet or as_json)
+    if as_json:
+        out.print_json(json.dumps(summary, default=str))
+    else:
+        print_stats(summary)
+
+
+def print_stats(s: dict) -> None:
+    """A version summary for any kind: the headline counts of its build stats."""
+    table = Table(title=f"{s['name']} v{s['version']}  ({s['rows']} rows)", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in s["stats"].items():
+        text = _counts(value) if isinstance(value, dict) else str(value)
+        table.add_row(key.replace("_", " "), text)
+    table.add_row("content hash", s["content_hash"][:16])
+    out.print(table)
+
+
+@app.command()
+def diff(
+    old: str = typer.Argument(..., help="NAME@VERSION to compare from"),
+    new: str = typer.Argument(..., help="NAME@VERSION (or NAME for the latest) to compare to"),
+    catalog: Optional[Path] = CatalogOpt,
+    as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON"),
+) -> None:
+    """Compare two versions: rows added and removed, and how the build stats moved (e.g. judge agreement)."""
+    from ..storage.versions import version_rows
+
+    with open_catalog(catalog_path(catalog)) as cat:
+        try:
+            a, b = get_version(cat, old), get_version(cat, new)
+        except (VersionNotFound, ValueError) as exc:
+            fail(str(exc))
+        rows_a, rows_b = set(version_rows(cat, a)), set(version_rows(cat, b))
+    numbers = {k: (a.stats.get(k), b.stats.get(k)) for k in sorted(set(a.stats) | set(b.stats))
+               if isinstance(a.stats.get(k, 0), (int, float)) and isinstance(b.stats.get(k, 0), (int, float))}
+    result = {
+        "from": f"{a.name}@{a.version}", "to": f"{b.name}@{b.version}",
+        "added": len(rows_b - rows_a), "removed": len(rows_a - rows_b), "kept": len(rows_a & rows_b),
+        "same_content": a.content_hash == b.content_hash,
+        "stats": {k: {"from": x, "to": y} for k, (x, y) in numbers.items()},
+    }
+    if as_json:
+        out.print_json(json.dumps(result))
+        return
+    out.print(f"{result['from']} → {result['to']}: +{result['added']} rows, -{result['removed']}, "
+              f"{result['kept']} kept{' (same content)' if result['same_content'] else ''}")
+    table = Table("stat", result["from"], result["to"])
+    for k, v in result["stats"].items():
+        if v["from"] != v["to"]:
+            table.add_row(k, str(v["from"]), str(v["to"]))
+    out.print(table)
+
+
 @app.command("label-steps")
 def label_steps(
     config: Path = typer.Argument(..., help="YAML config (see examples/gsm8k_omegaprm.yaml)"),
     catalog: Optional[Path] = CatalogOpt,
     as_json: bool = typer.Option(False, "--json", help="Print the build summary as JSON on stdout"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars"),
+    wait: float = WaitOpt,
 ) -> None:
     """Label reasoning steps for process reward models (OmegaPRM or Math-Shepherd) into a stepwise version."""
     from .process_config import load_process_config
@@ -227,7 +319,7 @@ def label_steps(
         read_problems(cfg)  # fail fast on bad input
     except (ConfigError, InputError) as exc:
         fail(str(exc))
-    summary = _run_flow(process_labels, cfg, catalog_path(catalog, cfg.catalog), quiet or as_json)
+    summary = _run_flow(process_labels, cfg, catalog_path(catalog, cfg.catalog), quiet or as_json, wait)
     if as_json:
         out.print_json(json.dumps(summary, default=str))
     else:

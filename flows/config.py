@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ..schemas.engine import EngineConfig
 from ..schemas.judges import JUROR_KINDS, JurorConfig, PairingConfig, with_default_kind
 from ..schemas.stages import FILTER_KINDS, DedupeConfig, DropTiesFilter, FilterConfig, PolicySpec, PositionSwapFilter
+from .budget import LimitFields
 
 _FORBID = ConfigDict(extra="forbid")
 DATASET_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
@@ -31,6 +32,9 @@ class PromptsConfig(BaseModel):
     limit: int | None = Field(None, ge=1, description="Use only the first N prompts")
     max_prompt_chars: int | None = Field(100_000, ge=1, description="Reject prompts longer than this")
     reference_field: str | None = Field(None, description="Column holding a reference answer for pointwise judges")
+    on_error: Literal["fail", "skip"] = Field(
+        "fail", description="A bad row stops the build (fail) or is left out, counted and listed in the summary (skip)"
+    )
 
 
 class JuryFields(BaseModel):
@@ -94,7 +98,7 @@ def juror_identity(juror: Any, engines: dict[str, EngineConfig]) -> str:
     return json.dumps([data, resolved], sort_keys=True)
 
 
-class PreferenceBuildConfig(JuryFields):
+class PreferenceBuildConfig(JuryFields, LimitFields):
     """`prefsynth build`: prompts → samples → judgments (judge or jury) → pairs → filters → version."""
 
     name: str = Field(..., pattern=DATASET_NAME, description="Dataset name; each build adds a version")

@@ -45,7 +45,8 @@ def _check_imported(config: JuryFields, catalog: Catalog) -> None:
 
 def _groups(config: JuryFields, names: list[str]) -> list[tuple[str, str, list[str]]]:
     """(group name, protocol, judge names): each juror, each protocol with several jurors, and the whole jury."""
-    groups = [(f"juror {k}", juror.kind, [name]) for k, (name, juror) in enumerate(zip(names, config.jurors), start=1)]
+    pairs = enumerate(zip(names, config.jurors, strict=True), start=1)
+    groups = [(f"juror {k}", juror.kind, [name]) for k, (name, juror) in pairs]
     kinds = [j.kind for j in config.jurors]
     for kind in dict.fromkeys(kinds):
         if 1 < kinds.count(kind) < len(kinds):

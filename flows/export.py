@@ -9,11 +9,18 @@ import pyarrow as pa
 from ..schemas.dataset import DatasetVersion
 from ..storage.catalog import Catalog
 from ..storage.export import preference_table, write_export
+from ..storage.rationale import rationale_pair_rows, rationale_sft_rows
 from ..storage.stepwise import stepwise_rows
 from ..tasks.labels import derive, math_shepherd, trl_stepwise
 
-# format → the dataset kind it needs (None: any kind, in that kind's TRL format)
-FORMATS = {"trl-preference": "preference", "trl-stepwise": "stepwise", "math-shepherd": "stepwise", "hf": None}
+# format → the dataset kinds it exports (hf: any kind, in that kind's TRL format)
+FORMATS = {
+    "trl-preference": ("preference", "rationale"),
+    "trl-stepwise": ("stepwise",),
+    "math-shepherd": ("stepwise",),
+    "trl-sft": ("rationale",),
+    "hf": ("preference", "stepwise", "rationale"),
+}
 
 _STEPWISE_SCHEMA = pa.schema([
     ("prompt", pa.string()), ("completions", pa.list_(pa.string())), ("labels", pa.list_(pa.bool_())),
@@ -22,7 +29,14 @@ _STEPWISE_SCHEMA = pa.schema([
 ])
 _SHEPHERD_SCHEMA = pa.schema([("input", pa.string()), ("label", pa.string()), ("problem_id", pa.string()),
                               ("solution_id", pa.string()), ("method", pa.string())])
-_TRL_FORMAT = {"preference": "trl-preference", "stepwise": "trl-stepwise"}
+_TRL_FORMAT = {"preference": "trl-preference", "stepwise": "trl-stepwise", "rationale": "trl-preference"}
+_MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
+_RATIONALE_SCHEMA = pa.schema([
+    ("prompt", _MESSAGES), ("chosen", _MESSAGES), ("rejected", _MESSAGES), ("item_id", pa.string()),
+    ("judge", pa.string()), ("reference", pa.string()), ("reference_source", pa.string()), ("rank", pa.int64()),
+])
+_SFT_SCHEMA = pa.schema([("messages", _MESSAGES), ("item_id", pa.string()), ("judge", pa.string()),
+                         ("reference_source", pa.string())])
 
 
 class ExportError(ValueError):
@@ -33,16 +47,17 @@ def check_format(version: DatasetVersion, fmt: str) -> str:
     """The concrete table format for `fmt` on this version (hf → the kind's TRL format)."""
     if fmt not in FORMATS:
         raise ExportError(f"unknown --format {fmt!r} (known: {', '.join(FORMATS)})")
-    needs = FORMATS[fmt]
-    if needs is not None and needs != version.kind:
-        raise ExportError(f"{version.name}@{version.version} is a {version.kind} dataset; {fmt} needs a {needs} one")
-    table_format = fmt if needs else _TRL_FORMAT.get(version.kind)
-    if table_format is None:
-        raise ExportError(f"no Hugging Face export for {version.kind} datasets")
-    return table_format
+    if version.kind not in FORMATS[fmt]:
+        raise ExportError(f"{version.name}@{version.version} is a {version.kind} dataset; {fmt} exports "
+                          f"{' or '.join(FORMATS[fmt])} datasets")
+    return _TRL_FORMAT[version.kind] if fmt == "hf" else fmt
 
 
 def version_table(catalog: Catalog, version: DatasetVersion, table_format: str, threshold: float = 0.0) -> pa.Table:
+    if version.kind == "rationale":
+        if table_format == "trl-sft":
+            return pa.Table.from_pylist(rationale_sft_rows(catalog, version), schema=_SFT_SCHEMA)
+        return pa.Table.from_pylist(rationale_pair_rows(catalog, version), schema=_RATIONALE_SCHEMA)
     if table_format == "trl-preference":
         return preference_table(catalog, version)
     records = []

@@ -13,12 +13,13 @@ from ..engines.cache import CallCache
 from ..schemas.dataset import DatasetVersion
 from ..schemas.preference import PreferencePair, Prompt, Sample
 from ..storage.catalog import Catalog
-from ..storage.inputs import InputError, load_prompts
+from ..storage.inputs import InputError, PromptFile, read_prompt_file
 from ..storage.records import imported_judges, imported_judgments, latest_version, version_pairs
 from ..storage.versions import commit_version
 from ..tasks.filters import FilterContext, filter_pairs, funnel
 from ..tasks.judge.imported import imported_samples
 from ..tasks.sample import collapse_duplicates, sample_request, to_samples
+from .budget import RunLimits
 from .calls import CallRunner
 from .config import PreferenceBuildConfig
 from .incremental import plan_incremental
@@ -28,10 +29,20 @@ DEFAULT_CATALOG = "prefsynth.duckdb"
 
 
 def read_prompts(config: PreferenceBuildConfig) -> list[Prompt]:
+    return read_prompt_input(config).prompts
+
+
+def read_prompt_input(config: PreferenceBuildConfig) -> PromptFile:
+    """The build's prompts (the first `limit`), and the bad rows left out when `prompts.on_error` is skip."""
     src = config.prompts
-    prompts = load_prompts(Path(src.path), field=src.field, fmt=src.format, max_chars=src.max_prompt_chars,
-                           reference_field=src.reference_field)
-    return prompts[: src.limit] if src.limit else prompts
+    read = read_prompt_file(Path(src.path), field=src.field, fmt=src.format, max_chars=src.max_prompt_chars,
+                            reference_field=src.reference_field, on_error=src.on_error)
+    return PromptFile(read.prompts[: src.limit] if src.limit else read.prompts, read.skipped)
+
+
+def skipped_rows(source: PromptFile) -> dict:
+    """The summary's account of skipped input rows: how many, and each as FILE:LINE: field 'F': problem."""
+    return {"count": len(source.skipped), "rows": [str(e) for e in source.skipped]}
 
 
 def sample_responses(config: PreferenceBuildConfig, prompts: list[Prompt], runner: CallRunner) -> list[Sample]:
@@ -76,13 +87,14 @@ def parent_pairs(config: PreferenceBuildConfig, catalog: Catalog) -> tuple[Prefe
 def preference_build(config: PreferenceBuildConfig, catalog_path: str = DEFAULT_CATALOG) -> dict:
     """Build a new version of `config.name`; returns the build summary (also stored as the version's stats)."""
     started = time.perf_counter()
-    all_prompts = read_prompts(config)
+    source = read_prompt_input(config)
+    all_prompts = source.prompts
     with Catalog(catalog_path) as catalog:
         plan = plan_incremental(catalog, config.name, config.incremental, all_prompts)
         prompts = plan.prompts
         by_id = {p.id: p for p in prompts}
         check_imported_judges(config, catalog)
-        runner = CallRunner(CallCache(catalog), config.engines, config.batch_size)
+        runner = CallRunner(CallCache(catalog), config.engines, config.batch_size, RunLimits.of(config))
         samples = collapse_duplicates(collect_samples(config, prompts, runner, catalog), config.dedupe)
         jury = run_jury(config.jurors, by_id, samples, config.pairing, runner, catalog)
         ctx = FilterContext({j.id: j for j in jury.judgments}, {s.id: s for s in samples}, prompts=by_id,
@@ -91,7 +103,10 @@ def preference_build(config: PreferenceBuildConfig, catalog_path: str = DEFAULT_
         stats = build_stats(prompts, samples, jury, config, run.decisions, runner)
         if config.incremental != "off":
             stats["incremental"] = plan.stats(config.incremental)
+        if source.skipped:
+            stats["skipped_rows"] = skipped_rows(source)
         stats["wall_time_s"] = round(time.perf_counter() - started, 3)
+        runner.check_errors()  # a build whose calls mostly failed writes no version
         version = commit_version(
             catalog,
             name=config.name,

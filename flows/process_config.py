@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..schemas.engine import EngineConfig
 from ..schemas.process import MathShepherdConfig, OmegaPRMConfig
+from .budget import LimitFields
 from .config import DATASET_NAME, load_config
 
 _FORBID = ConfigDict(extra="forbid")
@@ -39,7 +40,7 @@ class RolloutPolicyConfig(BaseModel):
     seed: int = Field(0, description="Base seed; each (problem, prefix) derives its own")
 
 
-class ProcessLabelsConfig(BaseModel):
+class ProcessLabelsConfig(LimitFields):
     """`prefsynth label-steps`: problems → solutions → steps → OmegaPRM or Math-Shepherd → step labels → version."""
 
     model_config = _FORBID

@@ -25,6 +25,7 @@ from ..tasks.search.math_shepherd import math_shepherd_batches
 from ..tasks.search.omegaprm import omegaprm_batches, start_searches
 from ..tasks.steps import make_steps
 from ..tasks.verify import AnswerChecker
+from .budget import RunLimits
 from .calls import CallRunner
 from .preference import DEFAULT_CATALOG, summary
 from .process_config import ProcessLabelsConfig
@@ -119,7 +120,7 @@ def process_labels(config: ProcessLabelsConfig, catalog_path: str = DEFAULT_CATA
     started = time.perf_counter()
     problems = read_problems(config)
     with Catalog(catalog_path) as catalog, AnswerChecker(config.answer_timeout_s) as checker:
-        runner = CallRunner(CallCache(catalog), config.engines, config.batch_size)
+        runner = CallRunner(CallCache(catalog), config.engines, config.batch_size, RunLimits.of(config))
         rollouts = Rollouts(config, problems, runner, checker)
         lookup = prefix_lookup(catalog) if config.reuse_prefix_values else None
         method = run_omegaprm if config.method == "omegaprm" else run_math_shepherd
@@ -137,6 +138,7 @@ def process_labels(config: ProcessLabelsConfig, catalog_path: str = DEFAULT_CATA
             **runner.stats.as_dict(),
         }
         stats["wall_time_s"] = round(time.perf_counter() - started, 3)
+        runner.check_errors()  # a run whose calls mostly failed writes no version
         version = commit_version(
             catalog,
             name=config.name,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
@@ -27,7 +28,7 @@ class CatalogBusy(RuntimeError):
 
 # Record type → (table, {field: column}) for the fields whose column name differs.
 _RENAMES = {"index": "idx"}
-_JSON_FIELDS = {"messages", "judgment_ids", "transcript"}
+_JSON_FIELDS = {"messages", "judgment_ids", "transcript", "judging_messages", "right_ids"}
 
 
 def _row(record: BaseModel) -> dict[str, Any]:
@@ -150,4 +151,20 @@ class _Transaction:
 def _busy_message(path: Path, exc: Exception) -> str:
     pid = re.search(r"PID (\d+)", str(exc))
     holder = f"by PID {pid.group(1)}" if pid else "by another process"
-    return f"catalog {path} is in use {holder}; wait for it to finish or use another --catalog ({exc})"
+    return f"catalog {path} is in use {holder}; wait for it to finish (--wait SECONDS) or use another --catalog ({exc})"
+
+
+def open_waiting(path: str | Path, wait_s: float = 0.0, poll_s: float = 0.5) -> Catalog:
+    """Open the catalog read-write, retrying for up to `wait_s` seconds while another process holds it.
+
+    The CLI keeps this connection open for a whole build: DuckDB's lock is per process, so the flow's own
+    connections in the same process work, and a second build fails (or waits) before any model work.
+    """
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return Catalog(path)
+        except CatalogBusy:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(min(poll_s, max(0.0, deadline - time.monotonic())))

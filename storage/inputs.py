@@ -5,8 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import dataclass, field as dc_field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Literal
 
 from pydantic import ValidationError
 
@@ -34,13 +35,19 @@ def detect_format(path: Path, fmt: str = "auto") -> str:
     raise InputError(path, None, None, f"cannot tell the format from the suffix {suffix!r}; set format")
 
 
-def read_rows(path: Path, fmt: str = "auto") -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (line number, row) pairs; line numbers are 1-based file lines (Parquet: row number)."""
+def read_rows(
+    path: Path, fmt: str = "auto", skipped: list[InputError] | None = None
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, row) pairs; line numbers are 1-based file lines (Parquet: row number).
+
+    With a `skipped` list, a JSONL line that cannot be read (bad UTF-8, not a JSON object) is added to it and
+    reading goes on; without one it is raised. File-level problems are always raised.
+    """
     if not path.is_file():
         raise InputError(path, None, None, "file not found")
     fmt = detect_format(path, fmt)
     if fmt == "jsonl":
-        yield from _jsonl_rows(path)
+        yield from _jsonl_rows(path, skipped)
     elif fmt == "csv":
         yield from _csv_rows(path)
     else:
@@ -57,19 +64,32 @@ def _decode(path: Path, data: bytes, line: int) -> str:
         raise InputError(path, line, None, f"invalid UTF-8 at byte {exc.start}") from None
 
 
-def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+def _jsonl_rows(path: Path, skipped: list[InputError] | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
     with path.open("rb") as fh:
         for lineno, raw in enumerate(fh, start=1):
-            text = _decode(path, raw, lineno).strip()
-            if not text:
-                continue
             try:
-                row = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise InputError(path, lineno, None, f"malformed JSON ({exc.msg} at column {exc.colno})") from None
-            if not isinstance(row, dict):
-                raise InputError(path, lineno, None, f"expected a JSON object, got {type(row).__name__}")
-            yield lineno, row
+                row = _jsonl_row(path, lineno, raw)
+            except InputError as exc:
+                if skipped is None:
+                    raise
+                skipped.append(exc)
+                continue
+            if row is not None:
+                yield lineno, row
+
+
+def _jsonl_row(path: Path, lineno: int, raw: bytes) -> dict[str, Any] | None:
+    """One JSONL line as a row; None for a blank line."""
+    text = _decode(path, raw, lineno).strip()
+    if not text:
+        return None
+    try:
+        row = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(path, lineno, None, f"malformed JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(row, dict):
+        raise InputError(path, lineno, None, f"expected a JSON object, got {type(row).__name__}")
+    return row
 
 
 def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -84,23 +104,48 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         yield reader.line_num, row
 
 
+@dataclass
+class PromptFile:
+    """The prompts of a file and, with `on_error: skip`, the bad rows left out (one `InputError` each)."""
+
+    prompts: list[Prompt]
+    skipped: list[InputError] = dc_field(default_factory=list)
+
+
 def load_prompts(
     path: Path | str, field: str = "prompt", fmt: str = "auto", max_chars: int | None = None,
     reference_field: str | None = None,
 ) -> list[Prompt]:
+    """Prompts from a file; the first bad row is raised (see `read_prompt_file`)."""
+    return read_prompt_file(path, field, fmt, max_chars, reference_field).prompts
+
+
+def read_prompt_file(
+    path: Path | str, field: str = "prompt", fmt: str = "auto", max_chars: int | None = None,
+    reference_field: str | None = None, on_error: Literal["fail", "skip"] = "fail",
+) -> PromptFile:
     """Prompts from a file. The `field` holds a string or a list of chat messages ({role, content}); the
     optional `reference_field` a reference answer for pointwise judges.
 
-    Identical prompts are kept once (identity is the content hash), in first-seen order.
+    Identical prompts are kept once (identity is the content hash), in first-seen order. A bad row is raised,
+    or with `on_error="skip"` recorded in `skipped`; a file with no good row is an error either way.
     """
     path = Path(path)
+    skipped: list[InputError] | None = [] if on_error == "skip" else None
     prompts: dict[str, Prompt] = {}
-    for lineno, row in read_rows(path, fmt):
-        prompt = prompt_from_row(path, lineno, row, field, max_chars, reference_field)
+    for lineno, row in read_rows(path, fmt, skipped):
+        try:
+            prompt = prompt_from_row(path, lineno, row, field, max_chars, reference_field)
+        except InputError as exc:
+            if skipped is None:
+                raise
+            skipped.append(exc)
+            continue
         prompts.setdefault(prompt.id, prompt)
     if not prompts:
-        raise InputError(path, None, None, "no prompts in the file")
-    return list(prompts.values())
+        why = f" ({len(skipped)} bad rows skipped; first: {skipped[0]})" if skipped else ""
+        raise InputError(path, None, None, f"no prompts in the file{why}")
+    return PromptFile(list(prompts.values()), skipped or [])
 
 
 def prompt_from_row(

@@ -89,11 +89,24 @@ CREATE TABLE prefix_values (
 );
 """
 
+M004_RATIONALE = """
+CREATE TABLE rationale_items (
+    id VARCHAR PRIMARY KEY, prompt_id VARCHAR NOT NULL, response_a_id VARCHAR NOT NULL,
+    response_b_id VARCHAR NOT NULL, judge VARCHAR NOT NULL, judging_messages JSON NOT NULL, reference VARCHAR,
+    reference_source VARCHAR NOT NULL, judgment_ids JSON NOT NULL, right_ids JSON NOT NULL, best_id VARCHAR
+);
+CREATE TABLE rationale_pairs (
+    id VARCHAR PRIMARY KEY, item_id VARCHAR NOT NULL, chosen_id VARCHAR NOT NULL, rejected_id VARCHAR NOT NULL,
+    rank INTEGER NOT NULL
+);
+"""
+
 # (name, SQL) in the order they apply. Append only.
 MIGRATIONS: list[tuple[str, str]] = [
     ("m001_initial", M001_INITIAL),
     ("m002_judging_protocols", M002_JUDGING_PROTOCOLS),
     ("m003_process_labels", M003_PROCESS_LABELS),
+    ("m004_rationale", M004_RATIONALE),
 ]
 
 

@@ -14,15 +14,17 @@ rewriting (it has no asserts) to avoid pytest's "already imported" warning: PYTE
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import importlib.util
+import json
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections import deque
-from collections.abc import Iterator
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -101,13 +103,21 @@ Behaviour = tuple
 """One scripted reply, consumed by one request (any endpoint):
 
 - ("ok", text, finish_reason="stop"): a completion; `text` None gives `"content": null`.
+- ("reply", finish_reason="stop"): a completion whose choice i is `FaultServer.responder(body, i)`.
 - ("status", code, headers={}): an error status with a JSON error body and the given headers.
 - ("echo", code): that status with the request's headers echoed in the body (a leaky server).
 - ("hang", seconds): answer (text "late") only after `seconds`, or never if the client disconnects first.
 - ("malformed",): HTTP 200 whose body is not JSON.
 - ("reset",): close the connection without any response.
-When the script is empty, requests get `FaultServer.default`.
+When the script is empty, requests get `FaultServer.default`, or `default(body)` when it is a function (per-request
+faults, e.g. a fault rate).
 """
+Responder = Callable[[dict, int], str]
+
+
+def body_hash(body: dict | None) -> str:
+    """The identity of one HTTP request: a hash of its JSON body (model, messages, seed, n, ...)."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
 class FaultServer:
@@ -117,10 +127,20 @@ class FaultServer:
     Every request is recorded in `requests` as {"path", "headers", "body"}; `max_in_flight` is the peak
     number of requests being handled at once; `resets` counts connections dropped by ("reset",).
     `delay_s` delays every reply (to build up concurrency).
+
+    Per request hash (`body_hash`), `received` counts requests and `answered` the successful replies sent. With
+    `hold_after` set, every request after that many is held unanswered until its client goes away (`held`
+    counts them): a test can kill a client at a known point with nothing answered but not yet received.
     """
 
-    def __init__(self, default: Behaviour = ("ok", "hello", "stop"), honour_n: bool = False, delay_s: float = 0.0):
+    def __init__(self, default: Behaviour | Callable[[dict], Behaviour] = ("ok", "hello", "stop"),
+                 honour_n: bool = False, delay_s: float = 0.0, responder: Responder | None = None,
+                 hold_after: int | None = None):
         self.default, self.honour_n, self.delay_s = default, honour_n, delay_s
+        self.responder, self.hold_after = responder, hold_after
+        self.received: Counter[str] = Counter()
+        self.answered: Counter[str] = Counter()
+        self.held = 0
         self.requests: list[dict[str, Any]] = []
         self.in_flight = self.max_in_flight = 0
         self.resets = 0  # connections actually dropped by ("reset",)
@@ -203,19 +223,33 @@ class FaultServer:
         return JSONResponse({"object": "list", "data": [{"id": "fault", "object": "model"}]})
 
     async def _handle(self, request):
+        from starlette.responses import Response
+
         try:
             body = await request.json()
         except ValueError:
             body = None
+        key = body_hash(body)
         with self._lock:
             self.requests.append({"path": request.url.path, "headers": dict(request.headers), "body": body})
-            behaviour = self._script.popleft() if self._script else self.default
+            self.received[key] += 1
+            hold = self.hold_after is not None and len(self.requests) > self.hold_after
+            self.held += hold
+            behaviour = None if hold else self._script.popleft() if self._script else self.default
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
+            if hold:
+                await _until_disconnect(request, 3600.0)
+                return Response(status_code=503)  # nobody is left to read it
             if self.delay_s:
                 await asyncio.sleep(self.delay_s)
-            return await self._reply(request, body or {}, behaviour)
+            behaviour = behaviour(body or {}) if callable(behaviour) else behaviour
+            reply = await self._reply(request, body or {}, behaviour)
+            if behaviour[0] in ("ok", "reply"):
+                with self._lock:
+                    self.answered[key] += 1
+            return reply
         finally:
             with self._lock:
                 self.in_flight -= 1
@@ -226,6 +260,9 @@ class FaultServer:
         kind, *args = behaviour
         if kind == "ok":
             return JSONResponse(self._completion(request.url.path, body, *args))
+        if kind == "reply":
+            text = lambda i: self.responder(body, i)  # noqa: E731
+            return JSONResponse(self._completion(request.url.path, body, text, *args))
         if kind == "status":
             code, headers = args[0], (args[1] if len(args) > 1 else {})
             return JSONResponse({"error": {"message": f"scripted {code}", "code": code}}, code, headers=headers)
@@ -247,14 +284,16 @@ class FaultServer:
             return Response(status_code=500)  # dropped: uvicorn writes nothing to a lost connection
         raise ValueError(f"unknown behaviour {behaviour!r}")
 
-    def _completion(self, path: str, body: dict, text: str | None, finish_reason: str = "stop") -> dict:
+    def _completion(self, path: str, body: dict, text: str | None | Callable[[int], str],
+                    finish_reason: str = "stop") -> dict:
         count = int(body.get("n", 1)) if self.honour_n else 1
+        texts = [text(i) if callable(text) else text for i in range(count)]
         if path.endswith("/chat/completions"):
-            choice = lambda i: {"index": i, "message": {"role": "assistant", "content": text}}  # noqa: E731
+            choice = lambda i: {"index": i, "message": {"role": "assistant", "content": texts[i]}}  # noqa: E731
         else:
-            choice = lambda i: {"index": i, "text": text}  # noqa: E731
+            choice = lambda i: {"index": i, "text": texts[i]}  # noqa: E731
         choices = [{**choice(i), "finish_reason": finish_reason, "logprobs": None} for i in range(count)]
-        tokens = len((text or "").split()) * count
+        tokens = sum(len((t or "").split()) for t in texts)
         usage = {"prompt_tokens": 7, "completion_tokens": tokens, "total_tokens": 7 + tokens}
         return {
             "id": "cmpl-fault",

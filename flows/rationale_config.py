@@ -1,0 +1,67 @@
+"""The config model of `prefsynth rationalize` (self-rationalization data for training the judge itself)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ..schemas.engine import EngineConfig
+from ..schemas.judges import JudgeConfig
+from .config import DATASET_NAME, load_config
+
+_FORBID = ConfigDict(extra="forbid")
+
+
+class ItemsConfig(BaseModel):
+    """Comparisons to judge: JSONL/CSV/Parquet with prompt, response_a, response_b, optional label
+    (A>B | B>A, the `eval-judge` gold format) and optional gold_answer (math items: verified outcomes)."""
+
+    model_config = _FORBID
+    path: str = Field(..., description="Items file (relative paths: from the config file)")
+    format: Literal["auto", "jsonl", "csv", "parquet"] = Field("auto", description="File format; auto = by suffix")
+    limit: int | None = Field(None, ge=1, description="Use only the first N items")
+
+
+class RationalizeConfig(BaseModel):
+    """`prefsynth rationalize`: items → K sampled judgments each → right/wrong by reference → rationale pairs
+    (+ an SFT set of agreed judgments) → a `rationale` version. Point `judge.engine` at the judge trained on the
+    previous iteration's data to iterate; each version records its judge and parent."""
+
+    model_config = _FORBID
+    name: str = Field(..., pattern=DATASET_NAME, description="Dataset name; each run adds a version")
+    catalog: str | None = Field(None, description="DuckDB catalog file (default ./prefsynth.duckdb; --catalog wins)")
+    items: ItemsConfig
+    engines: dict[str, EngineConfig] = Field(..., min_length=1, description="Named engines")
+    judge: JudgeConfig = Field(..., description="The judge being trained; sample it at temperature > 0")
+    k: int = Field(4, ge=2, le=64, description="Judgments sampled per item (one request with n=k)")
+    reference: Literal["auto", "gold", "verifier", "consensus"] = Field(
+        "auto", description="What decides a judgment is right: auto = gold label if present, else the verifier "
+        "if the item has a gold_answer, else the consensus of the k judgments",
+    )
+    min_consensus_margin: float = Field(
+        0.5, ge=0.0, le=1.0,
+        description="Consensus needs its majority side to lead the runner-up by this fraction of parsed judgments",
+    )
+    max_pairs_per_item: int = Field(2, ge=1, le=64, description="Rationale pairs kept per item (most informative)")
+    answer_timeout_s: float = Field(5.0, gt=0, description="Hard timeout of one math-verify check (verifier)")
+    batch_size: int = Field(32, ge=1, le=100_000, description="Requests per engine task")
+
+    @model_validator(mode="after")
+    def _judge_samples(self) -> RationalizeConfig:
+        if self.judge.engine not in self.engines:
+            raise ValueError(f"judge.engine: no engine named {self.judge.engine!r} (engines: {', '.join(self.engines)})")
+        if self.judge.temperature <= 0:
+            raise ValueError("judge.temperature: must be > 0 — k greedy judgments would all be the same")
+        return self
+
+
+def load_rationale_config(path: str | Path) -> RationalizeConfig:
+    config = load_config(path, RationalizeConfig)
+    base = Path(path).parent
+    config.items.path = str((base / config.items.path).resolve())
+    for engine in config.engines.values():
+        if getattr(engine, "model_path", None):
+            engine.model_path = str((base / engine.model_path).resolve())
+    return config

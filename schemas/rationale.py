@@ -1,0 +1,58 @@
+"""Records of the self-rationalization flow: items judged K times, and the rationale pairs built from them."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from .engine import Message
+
+ReferenceSource = Literal["gold", "verifier", "consensus", "none"]
+_RECORD = ConfigDict(extra="forbid", frozen=True)
+
+
+class RationaleItem(BaseModel):
+    """One comparison (prompt, response A, response B) judged K times by the same judge.
+
+    `reference` is the side that should win ("A" or "B"), from a gold label, a verifier (outcome-checked
+    answers) or the consensus of the K judgments; None when there is none (the item then yields no pair).
+    `right_ids` are the parsed judgments whose verdict agrees with it; `best_id` the one kept for SFT.
+    """
+
+    model_config = _RECORD
+    id: str
+    prompt_id: str
+    response_a_id: str
+    response_b_id: str
+    judge: str
+    judging_messages: tuple[Message, ...]
+    reference: Literal["A", "B"] | None
+    reference_source: ReferenceSource
+    judgment_ids: tuple[str, ...]
+    right_ids: tuple[str, ...]
+    best_id: str | None
+
+
+class RationalePair(BaseModel):
+    """Chosen = a judgment that agrees with the reference, rejected = a parsed one that does not."""
+
+    model_config = _RECORD
+    id: str
+    item_id: str
+    chosen_id: str
+    rejected_id: str
+    rank: int  # 0 = most informative pair of its item
+
+
+class RationaleInput(BaseModel):
+    """One input line: a prompt, two responses, and optionally a gold label and/or a gold final answer."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    prompt_id: str
+    prompt_text: str
+    response_a: str
+    response_b: str
+    label: Literal["A>B", "B>A"] | None = None
+    gold_answer: str | None = None
+    source: str = ""

@@ -1,0 +1,93 @@
+"""Self-rationalization: pick which of K sampled judgments are right, and pair right with wrong rationales.
+
+After Trivedi et al. 2024, "Self-rationalization improves LLM as a fine-grained judge" (arXiv:2410.05495): the
+judge samples K judgments with rationales per item; judgments that agree with a reference (gold label, an
+outcome verifier, or the consensus) become `chosen`, those that disagree `rejected`, giving preference data
+(DPO) to train the judge on its own rationales. Pure: no engine, no storage.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from itertools import product
+
+from ..schemas.ids import content_id
+from ..schemas.preference import Judgment
+from ..schemas.rationale import RationalePair, ReferenceSource
+
+
+@dataclass(frozen=True)
+class Reference:
+    winner: str | None  # "A", "B" or None
+    source: ReferenceSource
+
+
+def side(judgment: Judgment) -> str | None:
+    """Which side the judgment prefers ("A", "B", "=" for a tie), None without a verdict. A = shown first."""
+    if judgment.status != "ok" or judgment.verdict is None:
+        return None
+    return "A" if judgment.verdict.startswith("A>") else "B" if judgment.verdict.startswith("B>") else "="
+
+
+def consensus(judgments: list[Judgment], min_margin: float) -> Reference:
+    """The majority side of the parsed judgments, if it leads the runner-up by at least `min_margin` of them.
+
+    A tie majority is no reference: it cannot tell a right rationale from a wrong one.
+    """
+    votes = Counter(s for j in judgments if (s := side(j)) is not None)
+    parsed = sum(votes.values())
+    if not parsed:
+        return Reference(None, "none")
+    (top, n_top), *rest = votes.most_common() + [("", 0)]
+    lead = (n_top - rest[0][1]) / parsed
+    if top == "=" or lead < min_margin or (rest[0][1] == n_top and rest[0][0]):
+        return Reference(None, "none")
+    return Reference(top, "consensus")
+
+
+def verifier_reference(a_correct: bool | None, b_correct: bool | None) -> Reference:
+    """Math items: A is better iff A's final answer is correct and B's is not (and vice versa)."""
+    if a_correct is True and b_correct is False:
+        return Reference("A", "verifier")
+    if b_correct is True and a_correct is False:
+        return Reference("B", "verifier")
+    return Reference(None, "none")
+
+
+def split_right_wrong(judgments: list[Judgment], reference: Reference) -> tuple[list[Judgment], list[Judgment]]:
+    """Parsed judgments that agree with the reference, and parsed ones that do not (ties included)."""
+    if reference.winner is None:
+        return [], []
+    parsed = [j for j in judgments if side(j) is not None]
+    return [j for j in parsed if side(j) == reference.winner], [j for j in parsed if side(j) != reference.winner]
+
+
+def rationale_pairs(item_id: str, right: list[Judgment], wrong: list[Judgment], max_pairs: int) -> list[RationalePair]:
+    """At most `max_pairs` (right, wrong) pairs, most informative first: opposite verdicts before ties, then
+    similar lengths (so length is not what separates chosen from rejected); each judgment used once if possible."""
+
+    def informativeness(pair: tuple[Judgment, Judgment]) -> tuple:
+        c, r = pair
+        return (side(r) == "=", abs(len(c.raw) - len(r.raw)), c.id, r.id)
+
+    ranked = sorted(product(right, wrong), key=informativeness)
+    chosen: list[tuple[Judgment, Judgment]] = []
+    used: set[str] = set()
+    for pair in ranked:  # first pass: disjoint pairs; second pass fills up with reuse
+        if len(chosen) < max_pairs and not ({pair[0].id, pair[1].id} & used):
+            chosen.append(pair)
+            used |= {pair[0].id, pair[1].id}
+    for pair in ranked:
+        if len(chosen) < max_pairs and pair not in chosen:
+            chosen.append(pair)
+    return [
+        RationalePair(id=content_id("rationale-pair", item_id, c.id, r.id), item_id=item_id, chosen_id=c.id,
+                      rejected_id=r.id, rank=rank)
+        for rank, (c, r) in enumerate(chosen)
+    ]
+
+
+def best_rationale(right: list[Judgment]) -> Judgment | None:
+    """The agreed judgment kept for SFT: the fullest rationale (longest), ties broken by id for determinism."""
+    return max(right, key=lambda j: (len(j.rationale), j.id), default=None)
