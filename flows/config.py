@@ -163,12 +163,15 @@ def load_config(path: str | Path, model: type[BaseModel] = PreferenceBuildConfig
 
 
 def _resolve_paths(config: BaseModel, base: Path) -> BaseModel:
-    if isinstance(config, PreferenceBuildConfig):
-        config.prompts.path = str((base / config.prompts.path).resolve())
-    if isinstance(config, JuryFields):
-        for engine in config.engines.values():
-            if getattr(engine, "model_path", None):
-                engine.model_path = str((base / engine.model_path).resolve())
+    """Input files (`prompts.path`, `problems.path`, `items.path`, …) and engines' `model_path` are relative to
+    the config file, whichever flow the config is for."""
+    for name in type(config).model_fields:
+        value = getattr(config, name)
+        if isinstance(value, BaseModel) and isinstance(getattr(value, "path", None), str):
+            value.path = str((base / value.path).resolve())
+    for engine in (getattr(config, "engines", None) or {}).values():
+        if getattr(engine, "model_path", None):
+            engine.model_path = str((base / engine.model_path).resolve())
     return config
 
 

@@ -71,10 +71,4 @@ class ProcessLabelsConfig(LimitFields):
 
 
 def load_process_config(path: str | Path) -> ProcessLabelsConfig:
-    config = load_config(path, ProcessLabelsConfig)
-    base = Path(path).parent
-    config.problems.path = str((base / config.problems.path).resolve())
-    for engine in config.engines.values():
-        if getattr(engine, "model_path", None):
-            engine.model_path = str((base / engine.model_path).resolve())
-    return config
+    return load_config(path, ProcessLabelsConfig)

@@ -51,7 +51,8 @@ class Rollouts:
     def __call__(self, requests: list[RolloutRequest]) -> list[list[Rollout]]:
         self.rounds += 1
         gen = [rollout_request(self.policy, self.problems[r.problem_id], r) for r in requests]
-        results = self.runner.run(self.engine_key, gen, stage=f"rollouts · round {self.rounds}")
+        # one progress bar, restarted each round: a search may take dozens of rounds
+        results = self.runner.run(self.engine_key, gen, stage="rollouts")
         return [
             to_rollouts(res, r.prefix, self.problems[r.problem_id].gold_answer, self.checker)
             for r, res in zip(requests, results, strict=True)

@@ -58,10 +58,4 @@ class RationalizeConfig(BaseModel):
 
 
 def load_rationale_config(path: str | Path) -> RationalizeConfig:
-    config = load_config(path, RationalizeConfig)
-    base = Path(path).parent
-    config.items.path = str((base / config.items.path).resolve())
-    for engine in config.engines.values():
-        if getattr(engine, "model_path", None):
-            engine.model_path = str((base / engine.model_path).resolve())
-    return config
+    return load_config(path, RationalizeConfig)
