@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 export CMAKE_ARGS := -DGGML_NATIVE=OFF
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test test-fast clean help
+.PHONY: demo test test-fast test-reliability clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/ —/'
@@ -29,6 +29,9 @@ test: $(VENV)/.installed-dev  ## install the dev extras and run the whole test s
 
 test-fast: $(VENV)/.installed-dev  ## the suite without real-model and real-server tests
 	$(PY) -m pytest -q -m "not slow"
+
+test-reliability: $(VENV)/.installed-dev  ## kill/resume, server faults, bad input, concurrency, secrets, budgets (~4 min; part of make test)
+	$(PY) -m pytest -q -m reliability
 
 clean:  ## remove the virtual environment and local catalogs
 	rm -rf $(VENV) prefsynth.duckdb build dist *.egg-info

@@ -35,6 +35,10 @@ def build_engine(config: EngineConfig) -> Engine:
         from .openai import OpenAIEngine
 
         return OpenAIEngine(config)
+    if config.kind == "vllm":
+        from .vllm import VllmEngine
+
+        return VllmEngine(config)
     if config.kind == "dry_run":
         from .dry_run import DryRunEngine
 

@@ -101,17 +101,20 @@ class OpenAIEngine:
 
     async def _one(self, client: httpx.AsyncClient, sem: asyncio.Semaphore, req: GenRequest) -> GenResult:
         start = time.perf_counter()
+        retries = [0]  # failed attempts of this request's HTTP calls, for the build summary
         try:
-            completions, prompt_tokens = await self._complete(client, sem, req)
+            completions, prompt_tokens = await self._complete(client, sem, req, retries)
         except _Fatal as exc:
-            return GenResult(error=_clean(str(exc), client), latency_s=time.perf_counter() - start)
+            return GenResult(error=_clean(str(exc), client), latency_s=time.perf_counter() - start,
+                             retries=retries[0])
         except Exception as exc:  # a bug or an odd body must not sink the whole batch
             error = _clean(f"{type(exc).__name__}: {exc}", client)
-            return GenResult(error=error, latency_s=time.perf_counter() - start)
-        return GenResult(completions=completions, prompt_tokens=prompt_tokens, latency_s=time.perf_counter() - start)
+            return GenResult(error=error, latency_s=time.perf_counter() - start, retries=retries[0])
+        return GenResult(completions=completions, prompt_tokens=prompt_tokens, latency_s=time.perf_counter() - start,
+                         retries=retries[0])
 
-    async def _complete(self, client, sem, req: GenRequest) -> tuple[list[Completion], int]:
-        completions, prompt_tokens = await self._call(client, sem, req, req.n, req.seed)
+    async def _complete(self, client, sem, req: GenRequest, retries: list[int]) -> tuple[list[Completion], int]:
+        completions, prompt_tokens = await self._call(client, sem, req, req.n, req.seed, retries)
         per = len(completions)  # what the server gives per call: 1 on llama.cpp, which ignores `n`
         cursor = per  # seeds req.seed + i for i < cursor are taken
         while len(completions) < req.n:
@@ -119,18 +122,22 @@ class OpenAIEngine:
             # first completion (seed, seed+1, ... on llama.cpp, like the embedded engine): distinct, reproducible.
             missing = req.n - len(completions)
             chunks = [(cursor + j, min(per, missing - j)) for j in range(0, missing, per)]
-            outs = await asyncio.gather(*(self._call(client, sem, req, k, req.seed + s) for s, k in chunks))
+            outs = await asyncio.gather(*(self._call(client, sem, req, k, req.seed + s, retries) for s, k in chunks))
             completions += [c for got, _ in outs for c in got]
             cursor += missing
         return completions[: req.n], prompt_tokens
 
-    async def _call(self, client, sem, req: GenRequest, n: int, seed: int) -> tuple[list[Completion], int]:
-        """One logical call with retries; raises `_Fatal` with the last reason when it cannot succeed."""
+    async def _call(
+        self, client, sem, req: GenRequest, n: int, seed: int, retries: list[int]
+    ) -> tuple[list[Completion], int]:
+        """One logical call with retries (counted in `retries`); raises `_Fatal` with the last reason when it
+        cannot succeed."""
         cfg = self.config
         url, body = self._request(req, n, seed)
         reason, wait = "no attempt made", 0.0
         for attempt in range(cfg.max_retries + 1):
             if attempt:
+                retries[0] += 1
                 await asyncio.sleep(wait)
             try:
                 async with sem, asyncio.timeout(cfg.timeout_s):  # total time, not httpx's per-read timeout

@@ -56,7 +56,8 @@ class BudgetConfig(BaseModel):
                              f"(engines: {', '.join(engines) or 'none'})")
         missing = [e for e in engines if e not in self.prices]
         if self.max_cost is not None and missing:
-            raise ValueError(f"budget.prices: max_cost needs a price for every engine; missing {', '.join(map(repr, missing))}")
+            raise ValueError("budget.prices: max_cost needs a price for every engine; missing "
+                             + ", ".join(map(repr, missing)))
 
 
 class LimitFields(BaseModel):

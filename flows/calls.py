@@ -16,8 +16,9 @@ from prefect.futures import PrefectFuture, as_completed
 from .. import progress
 from ..engines.cache import CachePlan, CallCache
 from ..schemas.engine import EngineConfig, GenRequest, GenResult
-from ..tasks.generate import Answer, Followup, engine_for, generate_batch
+from ..tasks.generate import Answer, Followup, engine_for
 from .budget import BudgetExceeded, RunLimits, TooManyErrors
+from .scaleout import batch_returned, submit_batch
 
 
 @dataclass
@@ -28,12 +29,14 @@ class CallStats:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost: float = 0.0
+    retries: int = 0
     last_error: str | None = None
 
     def count(self, fresh: list[GenResult], cost: Callable[[int, int], float] = lambda p, c: 0.0) -> None:
         for r in fresh:
             self.engine_calls += 1
             self.errors += int(not r.ok)
+            self.retries += r.retries
             self.last_error = r.error or self.last_error
             self.prompt_tokens += r.prompt_tokens
             self.completion_tokens += r.completion_tokens
@@ -44,6 +47,7 @@ class CallStats:
             "engine_calls": self.engine_calls,
             "cache_hits": self.cache_hits,
             "engine_errors": self.errors,
+            "engine_retries": self.retries,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "cost": round(self.cost, 6),
@@ -117,7 +121,11 @@ class CallRunner:
             fut = next(as_completed(list(pending)))
             start, _ = pending.pop(fut)
             done[start] = fut.result()
+            batch_returned(stage, done[start])
+            spent = self.stats.cost
             self._save(engine_key, name, plan, requests, start, done[start], followup)  # at once: resumable
+            if self.stats.cost > spent:  # priced engines (budget.prices): the progress bar shows the cost so far
+                progress.advance(stage, 0, cost=self.stats.cost - spent)
             problem = stop is None and self.limits.error_message(self.stats, final=False)
             stop = TooManyErrors(problem) if problem else stop
         if stop is not None:
@@ -135,7 +143,7 @@ class CallRunner:
             if size == 0:
                 break
             batch = todo[sent : sent + size]
-            pending[generate_batch.submit(self.engines[engine_key], batch, stage, followup)] = (sent, size)
+            pending[submit_batch(self.engines[engine_key], batch, stage, followup)] = (sent, size)  # thread pool or Ray
             sent += size
         return sent
 

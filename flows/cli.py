@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Optional
 
@@ -38,6 +39,21 @@ WaitOpt = typer.Option(
 )
 
 
+class RunnerName(str, Enum):
+    threads = "threads"
+    ray = "ray"
+
+
+RunnerOpt = typer.Option(
+    RunnerName.threads, "--runner", help="Where engine batches run: threads (this process) or ray (Ray workers; "
+    "needs prefsynth[ray])",
+)
+RayAddressOpt = typer.Option(
+    None, "--ray-address", help="With --runner ray: the cluster to join (e.g. 127.0.0.1:6379, ray://host:10001); "
+    "default: start a Ray instance for this run", show_default=False,
+)
+
+
 def fail(message: str, code: int = 2) -> None:
     err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
     raise typer.Exit(code)
@@ -63,6 +79,8 @@ def build(
     as_json: bool = typer.Option(False, "--json", help="Print the build summary as JSON on stdout"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars"),
     wait: float = WaitOpt,
+    runner: RunnerName = RunnerOpt,
+    ray_address: Optional[str] = RayAddressOpt,
 ) -> None:
     """Run a preference build: sample, judge in both orders, pair, filter, and write a new dataset version."""
     try:
@@ -74,11 +92,22 @@ def build(
         fail(str(exc))
     from .preference import preference_build
 
-    summary = _run_flow(preference_build, cfg, catalog_path(catalog, cfg.catalog), quiet or as_json, wait)
+    flow_fn = on_runner(preference_build, runner, ray_address)
+    summary = _run_flow(flow_fn, cfg, catalog_path(catalog, cfg.catalog), quiet or as_json, wait)
     if as_json:
         out.print_json(json.dumps(summary, default=str))
     else:
         print_summary(summary)
+
+
+def on_runner(flow_fn, runner: RunnerName, ray_address: Optional[str]):
+    """The flow, set to send its engine batches to `runner` (flows/scaleout.py)."""
+    from .scaleout import RunnerError, with_runner
+
+    try:
+        return with_runner(flow_fn, runner.value, ray_address)
+    except RunnerError as exc:
+        fail(str(exc))
 
 
 def _run_flow(flow_fn, cfg, path: Path, quiet: bool, wait_s: float = 0.0) -> dict:
@@ -89,6 +118,7 @@ def _run_flow(flow_fn, cfg, path: Path, quiet: bool, wait_s: float = 0.0) -> dic
     """
     from ..engines.base import EngineError
     from .budget import BuildStopped
+    from .cli_logging import quiet_expected_failures
     from .progress_view import RichProgress
 
     try:
@@ -97,13 +127,14 @@ def _run_flow(flow_fn, cfg, path: Path, quiet: bool, wait_s: float = 0.0) -> dic
         fail(str(exc), 1)
     view = None if quiet else RichProgress()
     progress.install(view)
+    expected = (CatalogBusy, EngineError, InputError, BuildStopped)
     try:
-        with held:
+        with held, quiet_expected_failures(expected):
             if view:
                 with view:
                     return flow_fn(cfg, str(path))
             return flow_fn(cfg, str(path))
-    except (CatalogBusy, EngineError, InputError, BuildStopped) as exc:
+    except expected as exc:
         fail(str(exc), 1)
     finally:
         progress.install(None)
@@ -128,7 +159,8 @@ def print_summary(s: dict) -> None:
         for x in f["steps"]
     )
     table.add_row("pairs", f"{f['pairs_in']} in → {steps} → {f['pairs_out']} kept")
-    table.add_row("engine calls", f"{st['engine_calls']} (cache hits {st['cache_hits']}, errors {st['engine_errors']})")
+    table.add_row("engine calls", f"{st['engine_calls']} (cache hits {st['cache_hits']}, errors {st['engine_errors']}"
+                  f", retried attempts {st.get('engine_retries', 0)})")
     table.add_row("tokens", f"prompt {st['prompt_tokens']}, completion {st['completion_tokens']}"
                   + (f"; cost {st['cost']:g}" if st.get("cost") else ""))
     if "skipped_rows" in st:  # prompts.on_error: skip
@@ -309,6 +341,8 @@ def label_steps(
     as_json: bool = typer.Option(False, "--json", help="Print the build summary as JSON on stdout"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars"),
     wait: float = WaitOpt,
+    runner: RunnerName = RunnerOpt,
+    ray_address: Optional[str] = RayAddressOpt,
 ) -> None:
     """Label reasoning steps for process reward models (OmegaPRM or Math-Shepherd) into a stepwise version."""
     from .process_config import load_process_config
@@ -319,7 +353,8 @@ def label_steps(
         read_problems(cfg)  # fail fast on bad input
     except (ConfigError, InputError) as exc:
         fail(str(exc))
-    summary = _run_flow(process_labels, cfg, catalog_path(catalog, cfg.catalog), quiet or as_json, wait)
+    flow_fn = on_runner(process_labels, runner, ray_address)
+    summary = _run_flow(flow_fn, cfg, catalog_path(catalog, cfg.catalog), quiet or as_json, wait)
     if as_json:
         out.print_json(json.dumps(summary, default=str))
     else:
@@ -390,6 +425,32 @@ def eval_judge(
         out.print_json(json.dumps(result, default=str))
     else:
         print_eval_report(result, out)
+
+
+
+@app.command()
+def report(
+    ref: str = typer.Argument(..., help="NAME or NAME@VERSION (default: the latest version)"),
+    out_dir: Path = typer.Option(..., "--out", "-o", help="Folder for index.html, the PNG plots and summary.json"),
+    threshold: float = typer.Option(
+        0.0, "--label-threshold", help="Stepwise: a step is correct when its MC value is above this (0 = any correct)"
+    ),
+    catalog: Optional[Path] = CatalogOpt,
+    as_json: bool = typer.Option(False, "--json", help="Print the report's numbers as JSON on stdout"),
+) -> None:
+    """Write a version's report: index.html with plots (funnel, verdicts, margins, juror κ, length, step labels)."""
+    from .report import write_report
+
+    with open_catalog(catalog_path(catalog)) as cat:
+        try:
+            v = get_version(cat, ref)
+            index, summary = write_report(cat, v, out_dir, threshold)
+        except (VersionNotFound, ValueError) as exc:
+            fail(str(exc))
+    if as_json:
+        out.print_json(json.dumps(summary, default=str))
+    else:
+        out.print(f"wrote {index} ({len(summary['plots'])} plots)")
 
 
 def main() -> None:

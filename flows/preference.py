@@ -20,6 +20,7 @@ from ..tasks.filters import FilterContext, filter_pairs, funnel
 from ..tasks.judge.imported import imported_samples
 from ..tasks.sample import collapse_duplicates, sample_request, to_samples
 from .budget import RunLimits
+from .artifacts import publish_version_artifacts
 from .calls import CallRunner
 from .config import PreferenceBuildConfig
 from .incremental import plan_incremental
@@ -119,6 +120,7 @@ def preference_build(config: PreferenceBuildConfig, catalog_path: str = DEFAULT_
             stats=stats,
             flow_run_id=str(flow_run.id) if flow_run.id else None,
         )
+        publish_version_artifacts(catalog, version)  # the run's summary as Prefect artifacts
     return summary(version)
 
 

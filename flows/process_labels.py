@@ -26,6 +26,7 @@ from ..tasks.search.omegaprm import omegaprm_batches, start_searches
 from ..tasks.steps import make_steps
 from ..tasks.verify import AnswerChecker
 from .budget import RunLimits
+from .artifacts import publish_version_artifacts
 from .calls import CallRunner
 from .preference import DEFAULT_CATALOG, summary
 from .process_config import ProcessLabelsConfig
@@ -153,6 +154,7 @@ def process_labels(config: ProcessLabelsConfig, catalog_path: str = DEFAULT_CATA
             stats=stats,
             flow_run_id=str(flow_run.id) if flow_run.id else None,
         )
+        publish_version_artifacts(catalog, version)  # the run's summary as Prefect artifacts
     return summary(version)
 
 

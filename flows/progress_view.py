@@ -1,4 +1,4 @@
-"""Rich progress bars for the CLI: one bar per stage with counts, ETA, tokens, cache hits and errors."""
+"""Rich progress bars for the CLI: one bar per stage with counts, ETA, calls, tokens, cache hits, errors and cost."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ class RichProgress:
             transient=False,
         )
         self._tasks: dict[str, int] = {}
-        self._counters: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self._counters: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(int))
         self._lock = threading.Lock()
 
     def __enter__(self) -> RichProgress:
@@ -42,16 +42,21 @@ class RichProgress:
             else:
                 self._tasks[stage] = self.progress.add_task(stage, total=total, info="")
 
-    def advance(self, stage: str, n: int = 1, **counters: int) -> None:
+    def advance(self, stage: str, n: int = 1, **counters: float) -> None:
         with self._lock:
             if stage not in self._tasks:
                 return
             c = self._counters[stage]
             for key, value in counters.items():
                 c[key] += value
-            info = "  ".join(f"{k} {v}" for k, v in c.items() if v)
+            info = "  ".join(f"{k} {_fmt(v)}" for k, v in c.items() if v)
             self.progress.update(self._tasks[stage], advance=n, info=info)
 
     def finish(self, stage: str) -> None:
         with self._lock:
             self.progress.refresh()
+
+
+def _fmt(v: float) -> str:
+    """Counts as integers; a cost (a float, in the unit of `budget.prices`) with 4 significant digits."""
+    return f"{v:.4g}" if isinstance(v, float) else str(v)

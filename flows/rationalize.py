@@ -27,6 +27,7 @@ from ..tasks.judge.parse import parse_pairwise
 from ..tasks.rationalize import (Reference, best_rationale, consensus, rationale_pairs, split_right_wrong,
                                  verifier_reference)
 from ..tasks.verify import AnswerChecker
+from .artifacts import publish_version_artifacts
 from .calls import CallRunner
 from .preference import DEFAULT_CATALOG, summary
 from .rationale_config import RationalizeConfig
@@ -109,6 +110,7 @@ def rationalize(config: RationalizeConfig, catalog_path: str = DEFAULT_CATALOG) 
             row_ids=[it.id for it in items if it.best_id or it.reference], decisions=[], stats=stats,
             flow_run_id=str(flow_run.id) if flow_run.id else None,
         )
+        publish_version_artifacts(catalog, version)  # the run's summary as Prefect artifacts
     return summary(version)
 
 

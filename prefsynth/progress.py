@@ -12,7 +12,7 @@ from typing import Protocol
 class Listener(Protocol):
     def start(self, stage: str, total: int) -> None: ...
 
-    def advance(self, stage: str, n: int = 1, **counters: int) -> None: ...
+    def advance(self, stage: str, n: int = 1, **counters: float) -> None: ...
 
     def finish(self, stage: str) -> None: ...
 
@@ -30,7 +30,7 @@ def start(stage: str, total: int) -> None:
         _listener.start(stage, total)
 
 
-def advance(stage: str, n: int = 1, **counters: int) -> None:
+def advance(stage: str, n: int = 1, **counters: float) -> None:
     if _listener is not None:
         _listener.advance(stage, n, **counters)
 

@@ -59,6 +59,7 @@ class GenResult(BaseModel):
     latency_s: float = 0.0
     error: str | None = None
     cached: bool = False
+    retries: int = 0  # failed attempts the engine retried (429, 5xx, timeouts, ...) before this result
 
     @property
     def ok(self) -> bool:
@@ -109,6 +110,29 @@ class DryRunEngineConfig(BaseModel):
     latency_s: float = Field(0.0, ge=0, description="Simulated latency per request")
 
 
+class VllmEngineConfig(BaseModel):
+    """vLLM in-process (`vllm.LLM`, extra `prefsynth[vllm]`): each batch is one `generate`/`chat` call."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["vllm"] = "vllm"
+    model: str = Field(..., description="Hugging Face model id or local model directory")
+    dtype: str = Field("auto", description="Weights dtype: auto, bfloat16, float16, float32")
+    max_model_len: int | None = Field(None, ge=16, description="Context window in tokens; default: the model's")
+    gpu_memory_utilization: float = Field(0.9, gt=0, le=1, description="Share of GPU memory vLLM may take")
+    kv_cache_gb: float | None = Field(
+        None, gt=0, description="KV cache size in GiB, instead of gpu_memory_utilization (set it on the CPU build)"
+    )
+    tensor_parallel_size: int = Field(1, ge=1, description="GPUs one model is sharded over")
+    enforce_eager: bool = Field(False, description="Skip CUDA graphs / torch.compile: starts faster, runs slower")
+    batch_requests: int = Field(256, ge=1, description="Requests per generate() call; vLLM schedules them itself")
+    num_gpus: float | None = Field(
+        None, ge=0, description="GPUs a Ray task of this engine reserves (--runner ray); default tensor_parallel_size"
+    )
+    engine_args: dict[str, str | int | float | bool | None] = Field(
+        default_factory=dict, description="Further vllm.LLM keyword arguments (e.g. quantization, tokenizer)"
+    )
+
+
 EngineConfig = Annotated[
-    LlamaCppEngineConfig | OpenAIEngineConfig | DryRunEngineConfig, Field(discriminator="kind")
+    LlamaCppEngineConfig | OpenAIEngineConfig | DryRunEngineConfig | VllmEngineConfig, Field(discriminator="kind")
 ]

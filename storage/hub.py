@@ -48,6 +48,16 @@ def publish_folder(folder: Path, repo_id: str, private: bool) -> str:
     from huggingface_hub import HfApi
 
     api = HfApi(token=token)
-    api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
-    api.upload_folder(repo_id=repo_id, repo_type="dataset", folder_path=str(folder), ignore_patterns=["disk/*"])
+    try:
+        api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+        api.upload_folder(repo_id=repo_id, repo_type="dataset", folder_path=str(folder), ignore_patterns=["disk/*"])
+    except Exception as exc:  # HTTP, network and validation errors alike: one line, never the token
+        # `from None`: the original traceback carries the server's reply, which may echo our headers.
+        raise PublishError(f"push to {repo_id} failed: {_redact(f'{type(exc).__name__}: {exc}', token)}") from None
     return f"https://huggingface.co/datasets/{repo_id}"
+
+
+def _redact(text: str, token: str, limit: int = 500) -> str:
+    """The error text without the token (a server may echo request headers), redacted before it is shortened."""
+    text = text.replace(token, "***")
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -86,7 +86,7 @@ def _jsonl_row(path: Path, lineno: int, raw: bytes) -> dict[str, Any] | None:
     try:
         row = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(path, lineno, None, f"malformed JSON ({exc.msg} at column {exc.colno})") from None
+        raise InputError(path, lineno, None, f"malformed JSON ({exc.msg}; column {exc.colno})") from None
     if not isinstance(row, dict):
         raise InputError(path, lineno, None, f"expected a JSON object, got {type(row).__name__}")
     return row

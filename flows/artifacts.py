@@ -1,0 +1,41 @@
+"""The version summary attached to the flow run as Prefect artifacts: a Markdown summary and a table.
+
+Called at the end of each build flow, after the version is committed. The numbers are the report's
+(flows/report_summary.py, aggregates only: cheap for large versions). An artifact is a courtesy: if Prefect
+cannot store it, the build still succeeds and a warning is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from ..schemas.dataset import DatasetVersion
+from ..storage.catalog import Catalog
+
+log = logging.getLogger(__name__)
+
+
+def artifact_key(name: str, suffix: str) -> str:
+    """Prefect artifact keys allow lowercase letters, digits and dashes only."""
+    slug = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-") or "dataset"
+    return f"{slug}-{suffix}"
+
+
+def publish_version_artifacts(catalog: Catalog, version: DatasetVersion) -> dict | None:
+    """Create the run's `NAME-summary` (Markdown) and `NAME-stats` (table) artifacts; returns the summary."""
+    from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+    from .report import build_summary
+    from .report_summary import markdown
+
+    try:
+        summary = build_summary(catalog, version)
+        description = f"{version.name} v{version.version} ({version.kind})"
+        create_markdown_artifact(markdown(summary), key=artifact_key(version.name, "summary"), description=description)
+        create_table_artifact([{"metric": k, "value": v} for k, v in summary["headline"]],
+                              key=artifact_key(version.name, "stats"), description=description)
+        return summary
+    except Exception as exc:  # noqa: BLE001 — never fail a committed build over its artifacts
+        log.warning("could not attach the summary artifacts of %s v%s: %s", version.name, version.version, exc)
+        return None

@@ -1,0 +1,86 @@
+"""Progress per stage: calls, tokens, cache hits, errors, and the cost when the build prices its engines."""
+
+import shutil
+import threading
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from prefsynth import progress
+from prefsynth.flows.cli import app
+from prefsynth.flows.config import PreferenceBuildConfig, load_config
+from prefsynth.flows.preference import preference_build
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+PRICED = """name: priced
+prompts: {path: prompts.jsonl}
+engines: {fake: {kind: dry_run}}
+policies: [{engine: fake, n: 2, max_tokens: 16}]
+judge: {engine: fake}
+budget:
+  prices: {fake: {input_per_mtok: 1.0, output_per_mtok: 1000.0}}
+"""
+
+
+class Recorder:
+    def __init__(self):
+        self.totals: dict[str, int] = {}
+        self.counters: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        self.done: dict[str, int] = defaultdict(int)
+        self.lock = threading.Lock()
+
+    def start(self, stage, total):
+        self.totals[stage] = total
+
+    def advance(self, stage, n=1, **counters):
+        with self.lock:
+            self.done[stage] += n
+            for k, v in counters.items():
+                self.counters[stage][k] += v
+
+    def finish(self, stage):
+        pass
+
+
+@pytest.fixture
+def priced(tmp_path):
+    shutil.copy(EXAMPLES / "prompts.jsonl", tmp_path / "prompts.jsonl")
+    (tmp_path / "priced.yaml").write_text(PRICED)
+    return tmp_path
+
+
+def test_stages_report_calls_tokens_cache_hits_and_cost(priced):
+    cfg = load_config(priced / "priced.yaml", PreferenceBuildConfig)
+    rec = Recorder()
+    progress.install(rec)
+    try:
+        first = preference_build(cfg, str(priced / "c.duckdb"))
+    finally:
+        progress.install(None)
+    st = first["stats"]
+    assert rec.done == rec.totals  # every stage reached its total
+    assert sum(c.get("calls", 0) for c in rec.counters.values()) == st["engine_calls"]
+    assert sum(c.get("tokens", 0) for c in rec.counters.values()) == st["completion_tokens"] > 0
+    assert st["cost"] > 0
+    assert sum(c.get("cost", 0) for c in rec.counters.values()) == pytest.approx(st["cost"])
+
+    rec = Recorder()
+    progress.install(rec)
+    try:
+        second = preference_build(cfg, str(priced / "c.duckdb"))
+    finally:
+        progress.install(None)
+    assert second["stats"]["engine_calls"] == 0
+    assert sum(c.get("cached", 0) for c in rec.counters.values()) == second["stats"]["cache_hits"] > 0
+    assert not any(c.get("cost") for c in rec.counters.values())  # cache hits are free
+
+
+def test_cli_progress_shows_cost_and_quiet_shows_none(priced):
+    result = CliRunner().invoke(app, ["build", str(priced / "priced.yaml"), "--catalog", str(priced / "c.duckdb")])
+    assert result.exit_code == 0, result.stderr
+    assert "judge (pairwise)" in result.stderr and "cost" in result.stderr and "calls" in result.stderr
+    result = CliRunner().invoke(app, ["build", str(priced / "priced.yaml"), "--catalog", str(priced / "c.duckdb"), "-q"])
+    assert result.exit_code == 0 and "judge (pairwise)" not in result.stderr

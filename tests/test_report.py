@@ -1,0 +1,160 @@
+"""`prefsynth report` on dry-run and scripted builds, and the Prefect artifacts each flow run gets."""
+
+import asyncio
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from prefsynth.flows.cli import app
+from prefsynth.flows.report_summary import juror_winners
+from prefsynth.schemas.engine import DryRunEngineConfig
+from prefsynth.storage.catalog import Catalog
+from prefsynth.storage.report_data import preference_data
+from prefsynth.storage.versions import get_version
+from prefsynth.tasks.generate import register_engine
+from tests.fakes import ScriptedEngine, longer_wins, numbered_policy, policy_then_judge
+from tests.test_process_flow import sim_setup, write_config  # noqa: F401 — fixture reused
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def cli(*args: str) -> str:
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 0, result.stderr + result.stdout
+    return result.stdout
+
+
+def build(tmp_path: Path, example: str, command: str = "build") -> dict:
+    shutil.copy(EXAMPLES / "prompts.jsonl", tmp_path / "prompts.jsonl")
+    shutil.copy(EXAMPLES / example, tmp_path / example)
+    return json.loads(cli(command, str(tmp_path / example), "--catalog", str(tmp_path / "c.duckdb"), "--json"))
+
+
+def report(tmp_path: Path, ref: str, *extra: str) -> tuple[dict, str]:
+    out = tmp_path / "report"
+    summary = json.loads(cli("report", ref, "--catalog", str(tmp_path / "c.duckdb"), "--out", str(out), "--json", *extra))
+    page = (out / "index.html").read_text()
+    assert summary["plots"], "a report without plots"
+    for name in summary["plots"]:
+        assert (out / name).read_bytes()[:8] == PNG and f"src='{name}'" in page
+    assert json.loads((out / "summary.json").read_text())["content_hash"] == summary["content_hash"]
+    return summary, page
+
+
+def test_preference_report_matches_the_build(tmp_path):
+    built = build(tmp_path, "dry_run.yaml")
+    s, page = report(tmp_path, "dry-run@1")
+    st = built["stats"]
+    assert s["funnel"] == st["funnel"] and s["funnel"]["pairs_out"] == built["rows"]
+    assert set(s["plots"]) == {"funnel.png", "verdicts.png", "margins.png", "longer_won.png"}
+    # one judge, both orders: every judgment is counted once, by verdict (or failure)
+    (judge, verdicts), = s["verdicts"].items()
+    assert sum(verdicts.values()) == sum(st["judgments"].values()) == 2 * st["pairs"]
+    assert sum(s["margins"]["kept"].values()) == built["rows"]
+    assert sum(s["margins"]["kept"].values()) + sum(s["margins"]["dropped"].values()) == st["pairs"]
+    assert s["juror_kappa"] is None and "no juror agreement heatmap" in page
+    assert built["content_hash"] in page and judge in page
+
+
+def test_longer_response_rate_with_a_judge_that_prefers_length(tmp_path):
+    (tmp_path / "s.yaml").write_text(
+        "name: longer\nprompts: {path: prompts.jsonl}\nengines: {fake: {kind: dry_run, model: scripted}}\n"
+        "policies: [{engine: fake, n: 3, max_tokens: 32}]\njudge: {engine: fake}\n")
+    shutil.copy(EXAMPLES / "prompts.jsonl", tmp_path / "prompts.jsonl")
+    register_engine(DryRunEngineConfig(model="scripted"), ScriptedEngine(policy_then_judge(numbered_policy, longer_wins)))
+    cli("build", str(tmp_path / "s.yaml"), "--catalog", str(tmp_path / "c.duckdb"), "--quiet")
+    s, _ = report(tmp_path, "longer")
+    lw = s["longer_won"]
+    assert lw["pairs"] == lw["kept_pairs"] == {"decided": 24, "longer_won": 24, "rate": 1.0}
+    (judge, by_judge), = lw["by_judge"].items()
+    assert by_judge == {"decided": 48, "longer_won": 48, "rate": 1.0}
+    # A>B and B>A in equal numbers: the scripted judge has no position bias
+    assert s["verdicts"][judge] == {"A>B": 24, "B>A": 24}
+
+
+def test_jury_report_has_the_kappa_heatmap(tmp_path):
+    from sklearn.metrics import cohen_kappa_score
+
+    build(tmp_path, "jury_dry_run.yaml")
+    s, page = report(tmp_path, "jury-dry-run")
+    k = s["juror_kappa"]
+    assert len(k["judges"]) == 3 == len(s["judges"]) and "juror_agreement.png" in s["plots"]
+    assert "scores.png" in s["plots"]  # pointwise and debate jurors give ratings
+    with Catalog(tmp_path / "c.duckdb", read_only=True) as cat:
+        winners = juror_winners(preference_data(cat, get_version(cat, "jury-dry-run")))
+    for a, ja in enumerate(k["judges"]):
+        assert k["kappa"][a][a] == 1.0 and ja in page
+        for b, jb in enumerate(k["judges"]):
+            common = sorted(set(winners[ja]) & set(winners[jb]))
+            assert k["pairs"][a][b] == len(common) > 0
+            if a != b:
+                expected = cohen_kappa_score([winners[ja][i] for i in common], [winners[jb][i] for i in common])
+                assert k["kappa"][a][b] == pytest.approx(expected, abs=1e-4)
+
+
+def test_stepwise_report_label_balance_matches_the_export(sim_setup):  # noqa: F811
+    folder, _engine, _problems = sim_setup
+    cfg = write_config(folder, "omegaprm", "omegaprm: {k: 8, max_estimates: 30}\n")
+    catalog = str(folder / "c.duckdb")
+    cli("label-steps", str(cfg), "--catalog", catalog, "--quiet")
+    cli("export", "chains-omegaprm", "--format", "trl-stepwise", "--out", str(folder / "out"), "--catalog", catalog)
+    rows = pq.read_table(folder / "out" / "chains-omegaprm" / "v1" / "train.parquet").to_pylist()
+    s, _ = report(folder, "chains-omegaprm")
+    assert set(s["plots"]) == {"label_balance.png", "mc_values.png"}
+    exported = Counter((i, ok) for r in rows for i, ok in enumerate(r["labels"]))
+    assert {(b["step"], True): b["positive"] for b in s["by_step"] if b["positive"]} == \
+        {k: v for k, v in exported.items() if k[1]}
+    assert {(b["step"], False): b["negative"] for b in s["by_step"] if b["negative"]} == \
+        {k: v for k, v in exported.items() if not k[1]}
+    mc = [v for r in rows for v in r["mc_values"] if v is not None]
+    assert s["mc"]["count"] >= 1 and sum(s["mc"]["bins"]) == s["mc"]["count"]
+    assert s["mc"]["zero"] >= sum(1 for r in rows if r["first_error"] is not None)  # a located error has MC 0
+    assert 0.0 <= s["mc"]["mean"] <= 1.0 and mc
+
+
+def test_rationale_report_agreement_with_gold(tmp_path):
+    items = [{"prompt": f"Q{i}?", "response_a": f"answer {i}", "response_b": f"other {i} " * (i + 1),
+              "label": "A>B" if i % 2 else "B>A"} for i in range(6)]
+    (tmp_path / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in items))
+    (tmp_path / "r.yaml").write_text("name: rat\nitems: {path: items.jsonl}\nengines: {j: {kind: dry_run}}\n"
+                                     "judge: {engine: j, temperature: 0.9}\nk: 4\n")
+    built = json.loads(cli("rationalize", str(tmp_path / "r.yaml"), "--catalog", str(tmp_path / "c.duckdb"), "--json"))
+    s, _ = report(tmp_path, "rat")
+    assert s["plots"] == ["rationale_agreement.png"]
+    gold = s["agreement"]["gold"]
+    assert gold["items"] == sum(gold["bins"]) == built["stats"]["references"]["gold"] == 6
+    assert gold["mean"] == pytest.approx(built["stats"]["agreement_with_reference"], abs=1e-3)
+
+
+def test_report_errors(tmp_path):
+    build(tmp_path, "dry_run.yaml")
+    result = CliRunner().invoke(app, ["report", "nope", "--catalog", str(tmp_path / "c.duckdb"), "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "no dataset version 'nope'" in result.stderr
+
+
+def test_each_build_attaches_summary_artifacts_to_its_flow_run(tmp_path):
+    built = build(tmp_path, "dry_run.yaml")
+    with Catalog(tmp_path / "c.duckdb", read_only=True) as cat:
+        run_id = get_version(cat, "dry-run").flow_run_id
+    artifacts = asyncio.run(_artifacts_of(run_id))
+    by_key = {a.key: a for a in artifacts}
+    assert set(by_key) == {"dry-run-summary", "dry-run-stats"}
+    assert by_key["dry-run-summary"].type == "markdown" and built["content_hash"][:16] in by_key["dry-run-summary"].data
+    table = by_key["dry-run-stats"].data
+    table = json.loads(table) if isinstance(table, str) else table
+    assert {"metric": "rows (kept pairs)", "value": str(built["rows"])} in table
+
+
+async def _artifacts_of(flow_run_id: str):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    async with get_client() as client:
+        return await client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))
