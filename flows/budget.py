@@ -146,7 +146,7 @@ class RunLimits:
         b = self.budget
         tokens = spent.prompt_tokens + spent.completion_tokens
         reached = [
-            f"{name}={limit:g} (spent {used:g})"
+            f"{name}={_number(limit)} (spent {_number(used)})"
             for name, limit, used in (
                 ("max_calls", b.max_calls, spent.engine_calls),
                 ("max_tokens", b.max_tokens, tokens),
@@ -169,3 +169,7 @@ class RunLimits:
         return (f"{spent.errors} of {calls} engine calls failed after retries ({rate:.0%}, more than "
                 f"max_error_rate={self.max_error_rate:g}); last error: {spent.last_error}. No version was written; "
                 "the successful calls are cached, so a rerun pays only for the failed ones")
+
+
+def _number(x: float) -> str:
+    return str(x) if isinstance(x, int) else f"{x:.6g}"

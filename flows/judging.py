@@ -74,13 +74,21 @@ def judge_ordered(jurors: list, prompts: dict[str, Prompt], pairs: list[Pair], r
     return out
 
 
+CHUNK_REQUESTS = 8192  # judging requests built and held at once (~9 KB each with their replies, in memory)
+
+
 def _pairwise(cfg: JudgeConfig, prompts: dict[str, Prompt], pairs: list[Pair], runner: CallRunner) -> list[list[Judgment]]:
-    items = [it for x, y in pairs for it in single.both_orders(prompts[x.prompt_id], x, y)]
-    firsts = [single.first_request(cfg, it) for it in items]
+    """Both orders of every pair. In chunks of whole batches: 120,000 requests and their replies held at once
+    would need ~1 GB (benchmarks/throughput.py); a chunk's are dropped once its judgments are made."""
     followup = partial(single.reask_for, cfg) if cfg.reask else None
-    answers = runner.run_with_followup(cfg.engine, firsts, "judge (pairwise)", followup)
     name = juror_name(cfg, runner)
-    judgments = [single.to_judgment(name, it, *answers[i]) for i, it in enumerate(items)]
+    per_chunk = max(1, runner.batch_size * max(1, CHUNK_REQUESTS // runner.batch_size) // 2)  # pairs
+    judgments: list[Judgment] = []
+    for start in range(0, len(pairs), per_chunk):
+        items = [it for x, y in pairs[start : start + per_chunk] for it in single.both_orders(prompts[x.prompt_id], x, y)]
+        firsts = [single.first_request(cfg, it) for it in items]
+        answers = runner.run_with_followup(cfg.engine, firsts, "judge (pairwise)", followup)
+        judgments += [single.to_judgment(name, it, *answers[i]) for i, it in enumerate(items)]
     return [judgments[2 * k : 2 * k + 2] for k in range(len(pairs))]
 
 

@@ -36,9 +36,12 @@ class RichProgress:
         self.progress.stop()
 
     def start(self, stage: str, total: int) -> None:
+        """A stage started again (a judging stage runs in chunks) adds its work to the same bar."""
         with self._lock:
             if stage in self._tasks:
-                self.progress.update(self._tasks[stage], total=total, completed=0)
+                task = self._tasks[stage]
+                done = next(t for t in self.progress.tasks if t.id == task)
+                self.progress.update(task, total=(done.total or 0) + total)
             else:
                 self._tasks[stage] = self.progress.add_task(stage, total=total, info="")
 

@@ -8,6 +8,7 @@ the resources their engine config asks for (`num_gpus` on vLLM engines).
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Literal
 
@@ -63,6 +64,10 @@ def batch_returned(stage: str, answers: list[Answer]) -> None:
 
 def ray_task_runner(address: str | None):
     """A `RayTaskRunner`: on the cluster at `address`, or on a Ray instance started for this run."""
+    if address is None:
+        # A Ray started for one run serves this machine only: single-machine mode keeps every Ray server on
+        # 127.0.0.1 (otherwise Ray binds the machine's reachable address). Read when ray is first imported.
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     try:
         from prefect_ray import RayTaskRunner
     except ImportError as exc:

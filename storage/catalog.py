@@ -7,10 +7,12 @@ the holder. Bulk writes go through Arrow tables (`INSERT OR IGNORE … SELECT`),
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 import time
 from datetime import datetime, timezone
+from itertools import islice
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -20,6 +22,9 @@ from pydantic import BaseModel
 
 from ..schemas.engine import GenRequest, GenResult
 from .migrations import apply_migrations
+
+
+MEMORY_LIMIT = "512MB"  # DuckDB memory cap of a catalog connection ($PREFSYNTH_CATALOG_MEMORY_LIMIT overrides)
 
 
 class CatalogBusy(RuntimeError):
@@ -53,6 +58,9 @@ class Catalog:
             self.con = duckdb.connect(str(self.path), read_only=read_only)
         except duckdb.IOException as exc:
             raise CatalogBusy(_busy_message(self.path, exc)) from exc
+        # DuckDB's default cap is 80 % of RAM; a build's final transaction holds every new row until COMMIT, and
+        # beyond this cap DuckDB spills to disk instead (120,000 judgments: peak RSS 1.6 → 1.4 GB, same speed).
+        self.con.execute(f"SET memory_limit = '{os.environ.get('PREFSYNTH_CATALOG_MEMORY_LIMIT', MEMORY_LIMIT)}'")
         if not read_only:
             apply_migrations(self.con)
 
@@ -77,10 +85,16 @@ class Catalog:
             cols = [d[0] for d in cur.description]
             return [dict(zip(cols, r)) for r in cur.fetchall()]
 
-    def insert_records(self, table: str, records: Iterable[BaseModel]) -> int:
-        """Insert records by content id; rows already present are left as they are (same id = same content)."""
-        rows = [_row(r) for r in records]
-        return self.insert_rows(table, rows)
+    def insert_records(self, table: str, records: Iterable[BaseModel], chunk: int = 20_000) -> int:
+        """Insert records by content id; rows already present are left as they are (same id = same content).
+
+        In chunks: the row dicts and Arrow copy of 120,000 judgments at once cost ~0.5 GB at commit time.
+        """
+        it = iter(records)
+        n = 0
+        while rows := [_row(r) for r in islice(it, chunk)]:
+            n += self.insert_rows(table, rows)
+        return n
 
     def insert_rows(self, table: str, rows: list[dict[str, Any]]) -> int:
         if not rows:

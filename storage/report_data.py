@@ -113,13 +113,17 @@ def stepwise_data(catalog: Catalog, version: DatasetVersion) -> list[StepRow]:
 
 
 _RATIONALE = """
+WITH items AS (
+    SELECT i.*, d.ord FROM dataset_rows d JOIN rationale_items i ON i.id = d.row_id WHERE d.name = $1 AND d.version = $2
+),
+links AS (SELECT id AS item_id, unnest(from_json(judgment_ids, '["VARCHAR"]')) AS jid FROM items)
 SELECT i.id, i.reference, i.reference_source, len(from_json(i.right_ids, '["VARCHAR"]')) AS n_right,
-       (SELECT count(*) FROM judgments j
-        WHERE list_contains(from_json(i.judgment_ids, '["VARCHAR"]'), j.id) AND j.status = 'ok') AS n_parsed,
-       len(from_json(i.judgment_ids, '["VARCHAR"]')) AS n_judgments
-FROM dataset_rows d JOIN rationale_items i ON i.id = d.row_id
-WHERE d.name = $1 AND d.version = $2
-ORDER BY d.ord
+       count(j.id) FILTER (WHERE j.status = 'ok') AS n_parsed, len(from_json(i.judgment_ids, '["VARCHAR"]')) AS n_judgments
+FROM items i
+LEFT JOIN links l ON l.item_id = i.id
+LEFT JOIN judgments j ON j.id = l.jid
+GROUP BY i.id, i.reference, i.reference_source, i.right_ids, i.judgment_ids, i.ord
+ORDER BY i.ord
 """
 
 

@@ -33,7 +33,7 @@ class Recorder:
         self.lock = threading.Lock()
 
     def start(self, stage, total):
-        self.totals[stage] = total
+        self.totals[stage] = self.totals.get(stage, 0) + total  # a stage may run in chunks
 
     def advance(self, stage, n=1, **counters):
         with self.lock:
@@ -84,3 +84,21 @@ def test_cli_progress_shows_cost_and_quiet_shows_none(priced):
     assert "judge (pairwise)" in result.stderr and "cost" in result.stderr and "calls" in result.stderr
     result = CliRunner().invoke(app, ["build", str(priced / "priced.yaml"), "--catalog", str(priced / "c.duckdb"), "-q"])
     assert result.exit_code == 0 and "judge (pairwise)" not in result.stderr
+
+
+def test_judging_in_chunks_gives_the_same_version_and_one_growing_bar(priced, monkeypatch):
+    from prefsynth.flows import judging
+
+    cfg = load_config(priced / "priced.yaml", PreferenceBuildConfig)
+    whole = preference_build(cfg, str(priced / "whole.duckdb"))
+    monkeypatch.setattr(judging, "CHUNK_REQUESTS", 4)  # with batch_size 32: one batch (16 pairs) per chunk
+    cfg = cfg.model_copy(update={"batch_size": 2})  # 2 requests per batch → chunks of 2 pairs
+    rec = Recorder()
+    progress.install(rec)
+    try:
+        chunked = preference_build(cfg, str(priced / "chunked.duckdb"))
+    finally:
+        progress.install(None)
+    assert chunked["content_hash"] == whole["content_hash"]
+    assert chunked["stats"]["engine_calls"] == whole["stats"]["engine_calls"]
+    assert rec.totals["judge (pairwise)"] == rec.done["judge (pairwise)"] == 2 * whole["stats"]["pairs"]

@@ -1,0 +1,135 @@
+"""Resume cost: a rerun of a finished build, and a rerun after the build was killed midway.
+
+The workload is a preference build on the dry-run engine with a simulated latency per request (default 4 ms,
+so engine time dominates as it does with a real model): 300 prompts × 4 samples, all pairs judged in both
+orders, every judgment re-asked once (the dry-run judge writes no verdict on its first try).
+
+1. first build (fresh catalog, fresh Prefect home) — its time and engine calls;
+2. the same build again — expected: 0 engine calls, ≤ 10 % of the first run's time;
+3. a fresh catalog, the build killed (SIGKILL) halfway through its flow time, then run again — expected: the
+   calls of the batches saved before the kill come from the cache, and the rerun's engine calls are the
+   unfinished part (plus at most the batches that were in flight at the kill).
+
+    .venv/bin/python benchmarks/resume.py
+    .venv/bin/python benchmarks/resume.py --prompts 100 --latency-ms 10
+
+Results: benchmarks/results/resume.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CONFIG = """name: resume
+prompts: {{path: prompts.jsonl}}
+engines:
+  slow: {{kind: dry_run, latency_s: {latency}}}
+policies:
+  - {{engine: slow, n: {samples}, max_tokens: 32}}
+judge: {{engine: slow}}
+filters: [position_swap, drop_ties]
+batch_size: {batch_size}
+"""
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--prompts", type=int, default=300)
+    ap.add_argument("--samples", type=int, default=4)
+    ap.add_argument("--latency-ms", type=float, default=4.0, help="simulated engine latency per request (default 4)")
+    ap.add_argument("--batch-size", type=int, default=32, help="requests per engine task (the default build setting)")
+    ap.add_argument("--kill-at", type=float, default=0.5, help="kill after this share of the first run's flow time")
+    ap.add_argument("--workdir", type=Path, default=None)
+    ap.add_argument("--out", type=Path, default=HERE / "results" / "resume.json")
+    return ap.parse_args(argv)
+
+
+def build_cmd(workdir: Path, catalog: str) -> list[str]:
+    return [str(Path(sys.executable).parent / "prefsynth"), "build", str(workdir / "resume.yaml"), "--catalog",
+            str(workdir / catalog), "--json", "--quiet"]
+
+
+def env_for(workdir: Path, tag: str) -> dict:
+    """One Prefect home for every run, as a user has (warmed up before the first timed run)."""
+    return {**os.environ, "PREFECT_HOME": str(workdir / "prefect-home"), "PREFECT_LOGGING_LEVEL": "WARNING",
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+
+
+def run(workdir: Path, catalog: str, tag: str) -> tuple[float, dict]:
+    t0 = time.perf_counter()
+    proc = subprocess.run(build_cmd(workdir, catalog), env=env_for(workdir, tag), capture_output=True, text=True)
+    elapsed = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"build failed:\n{proc.stderr[-3000:]}")
+    return elapsed, json.loads(proc.stdout)["stats"]
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="prefsynth-resume-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    with open(workdir / "prompts.jsonl", "w") as f:
+        for i in range(args.prompts):
+            f.write(json.dumps({"prompt": f"Question {i}: explain topic number {i} in a few sentences."}) + "\n")
+    (workdir / "resume.yaml").write_text(CONFIG.format(latency=args.latency_ms / 1000, samples=args.samples,
+                                                       batch_size=args.batch_size))
+    load = os.getloadavg()
+    # warm up the Prefect home (its database is created on first use), then time a trivial flow run
+    warm = [sys.executable, "-c", "from prefect import flow\nflow(lambda: 1, name='noop')()"]
+    subprocess.run(warm, env=env_for(workdir, ""), check=True, capture_output=True)
+    t0 = time.perf_counter()
+    subprocess.run(warm, env=env_for(workdir, ""), check=True, capture_output=True)
+    prefect_s = time.perf_counter() - t0
+
+    first_s, first = run(workdir, "a.duckdb", "a1")
+    rerun_s, rerun = run(workdir, "a.duckdb", "a2")
+
+    # kill midway: start-up (process time outside the flow) + the chosen share of the first run's flow time
+    startup = first_s - first["wall_time_s"]
+    kill_after = startup + args.kill_at * first["wall_time_s"]
+    proc = subprocess.Popen(build_cmd(workdir, "b.duckdb"), env=env_for(workdir, "b1"), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    time.sleep(kill_after)
+    killed = proc.poll() is None
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    after_kill_s, after = run(workdir, "b.duckdb", "b2")
+
+    total_calls = first["engine_calls"]
+    result = {
+        "benchmark": "resume",
+        "workload": {"prompts": args.prompts, "samples_per_prompt": args.samples, "latency_ms": args.latency_ms,
+                     "batch_size": args.batch_size, "engine": "dry_run with simulated latency"},
+        "prefect_noop_flow_process_s": round(prefect_s, 2),
+        "first": {"wall_s": round(first_s, 2), "flow_s": first["wall_time_s"], "engine_calls": total_calls},
+        "rerun_finished": {"wall_s": round(rerun_s, 2), "flow_s": rerun["wall_time_s"],
+                           "engine_calls": rerun["engine_calls"], "cache_hits": rerun["cache_hits"],
+                           "share_of_first_wall": round(rerun_s / first_s, 3),
+                           "share_of_first_flow": round(rerun["wall_time_s"] / first["wall_time_s"], 3)},
+        "rerun_after_kill": {"killed_after_s": round(kill_after, 2), "was_running_when_killed": killed,
+                             "wall_s": round(after_kill_s, 2), "engine_calls": after["engine_calls"],
+                             "cache_hits": after["cache_hits"],
+                             # every call of the build is either cached from before the kill or made now
+                             "calls_balance": after["engine_calls"] + after["cache_hits"] == total_calls,
+                             "share_of_first_wall": round(after_kill_s / first_s, 3),
+                             "share_done_before_kill": round(after["cache_hits"] / total_calls, 3)},
+        "machine": {"cpus": os.cpu_count(), "load_avg_before": [round(x, 2) for x in load],
+                    "load_avg_after": [round(x, 2) for x in os.getloadavg()]},
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    return result
+
+
+if __name__ == "__main__":
+    main()
