@@ -9,13 +9,15 @@ num_generations = samples per prompt, grouped) → a step that expands every pai
 a pairwise judging Task whose prompt is prefsynth's own pairwise template (system + user message), parsed for
 the same `[[A>B]]` verdict. Same sampling settings (policy temperature 0.9, judge 0.0; max tokens as given),
 same model file, same threads (`extra_kwargs={"n_threads": N}`). What distilabel does not do: the constrained
-re-ask of unreadable verdicts (prefsynth's extra calls are counted in its time), filters, a catalog.
+re-ask of unreadable verdicts, filters, a catalog. So prefsynth runs twice: with `reask: false` (exactly the
+generations distilabel makes: the like-for-like arm) and with its default protocol (one re-ask per unreadable
+verdict: more calls, and verdicts where distilabel gets none).
 
     .venv/bin/python benchmarks/peer_distilabel.py                   # 8 prompts × 3 samples (as engine_overhead.py)
     .venv/bin/python benchmarks/peer_distilabel.py --prompts 4 --samples 2
 
-Results: benchmarks/results/peer_distilabel.json (both wall times — whole processes, start-up included — and
-distilabel / prefsynth).
+Results: benchmarks/results/peer_distilabel.json (wall times of whole processes, start-up included, and the
+ratios distilabel / prefsynth).
 """
 
 from __future__ import annotations
@@ -107,6 +109,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--policy-max-tokens", type=int, default=48)
     ap.add_argument("--judge-max-tokens", type=int, default=64)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--rounds", type=int, default=1, help="rounds: distilabel, prefsynth (no re-ask), prefsynth; then the reverse, …")
     ap.add_argument("--venv", type=Path, default=DEFAULT_VENV, help=f"distilabel's virtualenv (default {DEFAULT_VENV})")
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument("--out", type=Path, default=HERE / "results" / "peer_distilabel.json")
@@ -148,34 +151,55 @@ def main(argv=None) -> dict:
         for p in prompts:
             f.write(json.dumps({"prompt": p}) + "\n")
     fmt = dict(samples=args.samples, policy_tokens=args.policy_max_tokens, judge_tokens=args.judge_max_tokens)
-    (workdir / "llama.yaml").write_text(
-        CONFIG.format(engine=f"{{kind: llama_cpp, n_ctx: 2048, n_threads: {args.threads}}}", **fmt))
+    engine = f"{{kind: llama_cpp, n_ctx: 2048, n_threads: {args.threads}}}"
+    (workdir / "llama.yaml").write_text(CONFIG.format(engine=engine, **fmt))
+    # the same generations as distilabel makes: no re-ask of unreadable verdicts
+    (workdir / "noreask.yaml").write_text(CONFIG.format(engine=engine, **fmt).replace(
+        "max_tokens: %d}" % args.judge_max_tokens, "max_tokens: %d, reask: false}" % args.judge_max_tokens))
     load = os.getloadavg()
 
     env = {**os.environ, "DISTILABEL_LOG_LEVEL": "WARNING", "HOME": os.environ.get("HOME", "/root")}
     env["DISTILABEL_CACHE_DIR"] = str(workdir / "distilabel-cache")
-    t0 = time.perf_counter()
-    proc = subprocess.run([str(python), str(workdir / "pipeline.py"), str(workdir / "spec.json")], env=env,
-                          capture_output=True, text=True, cwd=workdir)
-    distilabel_s = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise SystemExit(f"distilabel failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
-    d = json.loads(proc.stdout.strip().splitlines()[-1])
     noop = [sys.executable, "-c", "from prefect import flow\nflow(lambda: 1, name='noop')()"]
-    timed(noop, fresh_env(workdir, "p"))  # create the Prefect home's database before the timed build
-    prefsynth_s, out = timed([str(Path(sys.executable).parent / "prefsynth"), "build", str(workdir / "llama.yaml"),
-                              "--catalog", str(workdir / "p.duckdb"), "--json", "--quiet"], fresh_env(workdir, "p"))
-    st = json.loads(out)["stats"]
+    timed(noop, fresh_env(workdir, "p"))  # create the Prefect home's database before the timed builds
+    runs: dict[str, list] = {"distilabel": [], "prefsynth": [], "prefsynth_no_reask": []}
+
+    def run_distilabel() -> None:
+        t0 = time.perf_counter()
+        proc = subprocess.run([str(python), str(workdir / "pipeline.py"), str(workdir / "spec.json")], env=env,
+                              capture_output=True, text=True, cwd=workdir)
+        wall = time.perf_counter() - t0
+        if proc.returncode != 0:
+            raise SystemExit(f"distilabel failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+        runs["distilabel"].append({"wall_s": round(wall, 2), **json.loads(proc.stdout.strip().splitlines()[-1]),
+                                   "load_avg_1m": round(os.getloadavg()[0], 2)})
+
+    def run_prefsynth(arm: str = "prefsynth") -> None:
+        catalog = workdir / f"{arm}{len(runs[arm])}.duckdb"
+        config = workdir / ("llama.yaml" if arm == "prefsynth" else "noreask.yaml")
+        wall, out = timed([str(Path(sys.executable).parent / "prefsynth"), "build", str(config),
+                           "--catalog", str(catalog), "--json", "--quiet"], fresh_env(workdir, "p"))
+        st = json.loads(out)["stats"]
+        runs[arm].append({"wall_s": round(wall, 2), "flow_body_s": st["wall_time_s"],
+                                  "judgments": sum(st["judgments"].values()), "engine_calls": st["engine_calls"],
+                                  "reasked": st["reasked"], "load_avg_1m": round(os.getloadavg()[0], 2)})
+
+    # rounds: distilabel, prefsynth without re-ask, prefsynth; then the reverse, … (the same drift for every arm)
+    order = [run_distilabel, lambda: run_prefsynth("prefsynth_no_reask"), run_prefsynth]
+    for k in range(args.rounds):
+        for arm in order if k % 2 == 0 else order[::-1]:
+            arm()
+    total = {arm: sum(r["wall_s"] for r in rs) for arm, rs in runs.items()}
     result = {
         "benchmark": "peer_distilabel",
         "workload": {"prompts": args.prompts, "samples_per_prompt": args.samples, "policy_max_tokens": args.policy_max_tokens,
                      "judge_max_tokens": args.judge_max_tokens, "threads": args.threads,
                      "model": Path(spec["model"]).name},
-        "distilabel": {"version": "1.5.3", "wall_s": round(distilabel_s, 2), **d},
-        "prefsynth": {"wall_s": round(prefsynth_s, 2), "flow_body_s": st["wall_time_s"],
-                      "judgments": sum(st["judgments"].values()), "engine_calls": st["engine_calls"],
-                      "reasked": st["reasked"]},
-        "ratio_distilabel_over_prefsynth": round(distilabel_s / prefsynth_s, 3),
+        "distilabel_1_5_3": runs["distilabel"],
+        "prefsynth_no_reask": runs["prefsynth_no_reask"],
+        "prefsynth": runs["prefsynth"],
+        "ratio_distilabel_over_prefsynth_no_reask": round(total["distilabel"] / total["prefsynth_no_reask"], 3),
+        "ratio_distilabel_over_prefsynth": round(total["distilabel"] / total["prefsynth"], 3),
         "machine": {"cpus": os.cpu_count(), "load_avg_before": [round(x, 2) for x in load],
                     "load_avg_after": [round(x, 2) for x in os.getloadavg()]},
     }
