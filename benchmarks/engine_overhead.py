@@ -114,7 +114,8 @@ def fresh_env(workdir: Path, tag: str) -> dict:
     """The benchmark's own Prefect home, shared by its runs (created and migrated by the first one)."""
     home = workdir / "prefect-home"
     return {**os.environ, "PREFECT_HOME": str(home), "PREFECT_LOGGING_LEVEL": "WARNING",
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120"}  # a new home's database takes > 20 s under load
 
 
 def replay_order(catalog: Path) -> list[dict]:

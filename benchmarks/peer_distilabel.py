@@ -181,7 +181,8 @@ def main(argv=None) -> dict:
                            "--catalog", str(catalog), "--json", "--quiet"], fresh_env(workdir, "p"))
         st = json.loads(out)["stats"]
         runs[arm].append({"wall_s": round(wall, 2), "flow_body_s": st["wall_time_s"],
-                                  "judgments": sum(st["judgments"].values()), "engine_calls": st["engine_calls"],
+                                  "judgments": sum(st["judgments"].values()), "parsed": st["judgments"].get("ok", 0),
+                                  "engine_calls": st["engine_calls"],
                                   "reasked": st["reasked"], "load_avg_1m": round(os.getloadavg()[0], 2)})
 
     # rounds: distilabel, prefsynth without re-ask, prefsynth; then the reverse, … (the same drift for every arm)

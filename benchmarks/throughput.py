@@ -136,6 +136,7 @@ def main(argv=None) -> dict:
     os.environ["PREFECT_HOME"] = str(workdir / "prefect-home")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")  # first use of a home: > 20 s
     config_path = write_inputs(workdir, args)
     # create the Prefect home's database first (what every later run finds): start-up is then the daily one
     import subprocess

@@ -11,6 +11,9 @@ from typing import Optional
 
 # Prefect logs every task run at INFO; the CLI shows its own progress instead (set before Prefect is imported).
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+# Prefect's temporary server must start within 20 s by default; the first run with a new Prefect home also creates
+# its database, which took longer than that on a loaded 2-core machine (benchmarks/README.md).
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
 import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
