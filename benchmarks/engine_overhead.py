@@ -29,28 +29,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from workload import PROMPTS  # benchmarks/workload.py (this folder is on sys.path)
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 VENV_BIN = Path(sys.executable).parent
-
-PROMPTS = [
-    "Explain why the sky is blue in two sentences.",
-    "Give three tips for staying focused while studying.",
-    "Write a haiku about autumn leaves.",
-    "What is 17 multiplied by 3?",
-    "Translate 'Good morning' into French.",
-    "Summarize Little Red Riding Hood in one sentence.",
-    "Name two uses of baking soda.",
-    "Why do cats purr?",
-    "What causes the seasons on Earth?",
-    "Suggest a name for a friendly robot.",
-    "How do you boil an egg?",
-    "List three primary colors.",
-    "What is the capital of Japan?",
-    "Describe a rainbow to a child.",
-    "Why is exercise good for you?",
-    "What does a bee do in a garden?",
-]
 
 CONFIG = """name: overhead
 prompts: {{path: prompts.jsonl}}

@@ -21,17 +21,9 @@ from llama_cpp import Llama, LlamaGrammar
 from prefsynth.engines.llama_cpp import choice_grammar, embedded_model_path
 from prefsynth.tasks.judge.parse import parse_pairwise
 from prefsynth.tasks.judge.prompts import REASK_USER, VERDICT_CHOICES, pairwise_messages
+from workload import PROMPTS as ALL_PROMPTS  # benchmarks/workload.py (this folder is on sys.path)
 
-PROMPTS = [
-    "Explain why the sky is blue in two sentences.",
-    "Give three tips for staying focused while studying.",
-    "Write a haiku about autumn leaves.",
-    "What is 17 multiplied by 3?",
-    "Translate 'Good morning' into French.",
-    "Summarize Little Red Riding Hood in one sentence.",
-    "Name two uses of baking soda.",
-    "Why do cats purr?",
-]
+PROMPTS = ALL_PROMPTS[:8]
 
 JSON_SCHEMA = {
     "type": "object",

@@ -9,8 +9,8 @@ num_generations = samples per prompt, grouped) → a step that expands every pai
 a pairwise judging Task whose prompt is prefsynth's own pairwise template (system + user message), parsed for
 the same `[[A>B]]` verdict. Same sampling settings (policy temperature 0.9, judge 0.0; max tokens as given),
 same model file, same threads (`extra_kwargs={"n_threads": N}`). What distilabel does not do: the constrained
-re-ask of unreadable verdicts, filters, a catalog. So prefsynth runs twice: with `reask: false` (exactly the
-generations distilabel makes: the like-for-like arm) and with its default protocol (one re-ask per unreadable
+re-ask of unreadable verdicts, near-duplicate collapse, filters, a catalog. So prefsynth runs twice: with
+`reask: false` and `dedupe: {enabled: false}` (exactly the generations distilabel makes: the like-for-like arm) and with its default protocol (one re-ask per unreadable
 verdict: more calls, and verdicts where distilabel gets none).
 
     .venv/bin/python benchmarks/peer_distilabel.py                   # 8 prompts × 3 samples (as engine_overhead.py)
@@ -153,9 +153,11 @@ def main(argv=None) -> dict:
     fmt = dict(samples=args.samples, policy_tokens=args.policy_max_tokens, judge_tokens=args.judge_max_tokens)
     engine = f"{{kind: llama_cpp, n_ctx: 2048, n_threads: {args.threads}}}"
     (workdir / "llama.yaml").write_text(CONFIG.format(engine=engine, **fmt))
-    # the same generations as distilabel makes: no re-ask of unreadable verdicts
+    # the same generations as distilabel makes: no re-ask of unreadable verdicts, and every pair judged (distilabel
+    # has no near-duplicate collapse, which can leave prefsynth fewer distinct pairs to judge)
     (workdir / "noreask.yaml").write_text(CONFIG.format(engine=engine, **fmt).replace(
-        "max_tokens: %d}" % args.judge_max_tokens, "max_tokens: %d, reask: false}" % args.judge_max_tokens))
+        "max_tokens: %d}" % args.judge_max_tokens, "max_tokens: %d, reask: false}" % args.judge_max_tokens)
+        + "dedupe: {enabled: false}\n")
     load = os.getloadavg()
 
     env = {**os.environ, "DISTILABEL_LOG_LEVEL": "WARNING", "HOME": os.environ.get("HOME", "/root")}

@@ -25,17 +25,9 @@ from prefsynth.engines.vllm import VllmEngine  # noqa: E402
 from prefsynth.schemas.engine import GenRequest, Message, OpenAIEngineConfig, VllmEngineConfig  # noqa: E402
 from prefsynth.tasks.judge.prompts import VERDICT_CHOICES, pairwise_messages  # noqa: E402
 from tests.vllm_server import KV_CACHE_GB, MAX_MODEL_LEN, SERVED_NAME, hf_model_dir, run_vllm_server  # noqa: E402
+from workload import PROMPTS as ALL_PROMPTS  # noqa: E402 — benchmarks/workload.py
 
-PROMPTS = [
-    "Explain why the sky is blue in two sentences.",
-    "Give three tips for staying focused while studying.",
-    "Write a haiku about autumn leaves.",
-    "What is 17 multiplied by 3?",
-    "Translate 'Good morning' into French.",
-    "Summarize Little Red Riding Hood in one sentence.",
-    "Name two uses of baking soda.",
-    "Why do cats purr?",
-]
+PROMPTS = ALL_PROMPTS[:8]
 
 
 def workloads(items: int) -> dict[str, list[GenRequest]]:

@@ -19,9 +19,7 @@ import importlib.util
 import json
 import os
 import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter, deque
@@ -34,16 +32,7 @@ import httpx
 import pytest
 
 from prefsynth.engines.llama_cpp import embedded_model_path
-
-# ---------------------------------------------------------------------------------------------- helpers
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now (for subprocesses that must be told their port)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
+from tests.subprocess_server import free_port, serve
 
 # ------------------------------------------------------------------------------------ llama.cpp server
 
@@ -57,35 +46,8 @@ def run_llama_server(
     base_url = f"http://127.0.0.1:{port}/v1"
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path or embedded_model_path())]
     cmd += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx), "--n_threads", str(n_threads)]
-    # A file, not a pipe: nobody reads the output while tests run, and a full pipe would stall the server.
-    with tempfile.TemporaryFile() as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            _wait_ready(proc, f"{base_url}/models", startup_timeout_s, out)
-            yield base_url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-def _wait_ready(proc: subprocess.Popen, url: str, timeout_s: float, out) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            out.seek(0)
-            tail = out.read().decode(errors="replace")[-2000:]
-            raise RuntimeError(f"llama_cpp.server exited with {proc.returncode}:\n{tail}")
-        try:
-            if httpx.get(url, timeout=2.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass  # not listening yet
-        time.sleep(0.25)
-    raise TimeoutError(f"llama_cpp.server not ready after {timeout_s:g}s ({url})")
+    with serve(cmd, f"{base_url}/models", "llama_cpp.server", startup_timeout_s, stop_timeout_s=10):
+        yield base_url
 
 
 @pytest.fixture(scope="session")
@@ -102,7 +64,8 @@ def llama_server() -> Iterator[str]:
 
 
 @contextmanager
-def run_prefect_server(home: Path, startup_timeout_s: float = 120.0) -> Iterator[dict[str, str]]:
+def run_prefect_server(home: Path, startup_timeout_s: float = 120.0,
+                       extra_env: dict[str, str] | None = None) -> Iterator[dict[str, str]]:
     """Run `prefect server start` on 127.0.0.1 with PREFECT_HOME=`home` until the block ends.
 
     Yields the environment a client subprocess needs (PREFECT_API_URL, PREFECT_HOME, ...): CLI builds that point
@@ -115,32 +78,12 @@ def run_prefect_server(home: Path, startup_timeout_s: float = 120.0) -> Iterator
         "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_LOGGING_LEVEL": "WARNING",
+        **(extra_env or {}),
     }
-    prefect = str(Path(sys.executable).parent / "prefect")
-    with (home / "server.log").open("wb") as log:
-        proc = subprocess.Popen([prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                                env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + startup_timeout_s
-            while not _healthy(env["PREFECT_API_URL"]):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"prefect server did not start:\n{(home / 'server.log').read_text()[-2000:]}")
-                time.sleep(0.5)
-            yield env
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-def _healthy(api_url: str) -> bool:
-    try:
-        return httpx.get(f"{api_url}/health", timeout=2.0).status_code == 200
-    except httpx.HTTPError:
-        return False
+    cmd = [str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+    with serve(cmd, f"{env['PREFECT_API_URL']}/health", "prefect server", startup_timeout_s, env=env,
+               log_path=home / "server.log"):
+        yield env
 
 
 # -------------------------------------------------------------------------------- fault-injecting server

@@ -1,17 +1,14 @@
 """prefect.yaml for real: a `prefect server`, `prefect deploy`, a deployment run executed by a process worker."""
 
 import json
-import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import duckdb
-import httpx
 import pytest
 
-from tests.servers import free_port
+from tests.servers import run_prefect_server
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,40 +18,9 @@ PREFECT = str(Path(sys.executable).parent / "prefect")
 @pytest.fixture(scope="module")
 def prefect_env(tmp_path_factory):
     home = tmp_path_factory.mktemp("prefect-home")
-    port = free_port()
-    env = {
-        **os.environ,
-        "PREFECT_HOME": str(home),
-        "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_LOGGING_LEVEL": "WARNING",
-        "PREFSYNTH_PROJECT_DIR": str(ROOT),
-        "COLUMNS": "250",  # rich tables are cut to the terminal width
-    }
-    log = (home / "server.log").open("w")
-    server = subprocess.Popen([PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                              env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        _wait_healthy(env["PREFECT_API_URL"], server, home / "server.log")
+    extra = {"PREFSYNTH_PROJECT_DIR": str(ROOT), "COLUMNS": "250"}  # rich tables are cut to the terminal width
+    with run_prefect_server(home, extra_env=extra) as env:
         yield env
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
-
-
-def _wait_healthy(api: str, server: subprocess.Popen, log: Path, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"prefect server exited:\n{log.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{api}/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"prefect server not healthy after {timeout} s:\n{log.read_text()[-2000:]}")
 
 
 def prefect(env, *args, timeout=180):

@@ -13,13 +13,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
+from tests.subprocess_server import free_port, serve
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVED_NAME = "smollm2"
@@ -35,14 +33,6 @@ def hf_model_dir() -> Path:
     return out
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextmanager
 def run_vllm_server(model_dir: Path, startup_timeout_s: float = 600.0) -> Iterator[str]:
     """Yields the server's base URL (…/v1); the server serves `model_dir` as SERVED_NAME."""
@@ -51,30 +41,5 @@ def run_vllm_server(model_dir: Path, startup_timeout_s: float = 600.0) -> Iterat
            "--served-model-name", SERVED_NAME, "--host", "127.0.0.1", "--port", str(port),
            "--max-model-len", str(MAX_MODEL_LEN), "--enforce-eager", "--dtype", "bfloat16",
            "--kv-cache-memory-bytes", str(int(KV_CACHE_GB * 2**30))]
-    with tempfile.TemporaryFile() as log:  # a file, not a pipe: nobody drains it while tests run
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            _wait_ready(proc, f"http://127.0.0.1:{port}/v1/models", startup_timeout_s, log)
-            yield f"http://127.0.0.1:{port}/v1"
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-def _wait_ready(proc: subprocess.Popen, url: str, timeout_s: float, log) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            log.seek(0)
-            raise RuntimeError(f"vLLM server exited with {proc.returncode}:\n{log.read().decode()[-3000:]}")
-        try:
-            if httpx.get(url, timeout=2.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass  # not listening yet
-        time.sleep(0.5)
-    raise TimeoutError(f"vLLM server not ready after {timeout_s:g}s ({url})")
+    with serve(cmd, f"http://127.0.0.1:{port}/v1/models", "vLLM server", startup_timeout_s):
+        yield f"http://127.0.0.1:{port}/v1"

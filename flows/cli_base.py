@@ -1,0 +1,138 @@
+"""What every `prefsynth` command shares: the Typer app, consoles, common options, and running a flow.
+
+Imported before Prefect by every CLI module: it sets Prefect's environment defaults first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from enum import Enum
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+# Prefect logs every task run at INFO; the CLI shows its own progress instead (set before Prefect is imported).
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+# Prefect's temporary server must start within 20 s by default; the first run with a new Prefect home also creates
+# its database, which took longer than that on a loaded 2-core machine (benchmarks/README.md).
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+
+import typer  # noqa: E402
+from rich.console import Console  # noqa: E402
+
+from .. import progress  # noqa: E402
+from ..storage.catalog import Catalog, CatalogBusy, open_waiting  # noqa: E402
+from ..storage.inputs import InputError  # noqa: E402
+from .config import ConfigError  # noqa: E402
+
+app = typer.Typer(
+    help="prefsynth — synthesize LLM preference datasets, stored as versioned datasets in a DuckDB catalog.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+CATALOG_HELP = "DuckDB catalog file [default: the config's `catalog`, else $PREFSYNTH_CATALOG, else ./prefsynth.duckdb]"
+CatalogOpt = typer.Option(None, "--catalog", "-c", help=CATALOG_HELP, show_default=False)
+JsonOpt = typer.Option(False, "--json", help="Print the build summary as JSON on stdout")
+QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bars")
+WaitOpt = typer.Option(
+    0.0, "--wait", min=0, help="If another process is using the catalog, wait up to this many seconds for it "
+    "(default: fail at once)",
+)
+
+
+class RunnerName(str, Enum):
+    threads = "threads"
+    ray = "ray"
+
+
+RunnerOpt = typer.Option(
+    RunnerName.threads, "--runner", help="Where engine batches run: threads (this process) or ray (Ray workers; "
+    "needs prefsynth[ray])",
+)
+RayAddressOpt = typer.Option(
+    None, "--ray-address", help="With --runner ray: the cluster to join (e.g. 127.0.0.1:6379, ray://host:10001); "
+    "default: start a Ray instance for this run", show_default=False,
+)
+
+
+def fail(message: str, code: int = 2) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def catalog_path(explicit: Optional[Path], configured: Optional[str] = None) -> Path:
+    return Path(explicit or configured or os.environ.get("PREFSYNTH_CATALOG") or "prefsynth.duckdb")
+
+
+def open_catalog(path: Path) -> Catalog:
+    if not path.exists():
+        fail(f"no catalog at {path} (run `prefsynth build CONFIG` first, or pass --catalog)")
+    try:
+        return Catalog(path, read_only=True)
+    except CatalogBusy as exc:
+        fail(str(exc), 1)
+
+
+def emit(result: Any, as_json: bool, printer: Callable[[Any], None]) -> None:
+    """A command's result: JSON on stdout for scripts, else the human summary."""
+    if as_json:
+        out.print_json(json.dumps(result, default=str))
+    else:
+        printer(result)
+
+
+def run_flow_command(load: Callable[[], Any], flow_fn, catalog: Optional[Path], as_json: bool, quiet: bool,
+                     printer: Callable[[Any], None], wait: float = 0.0, runner: RunnerName = RunnerName.threads,
+                     ray_address: Optional[str] = None) -> None:
+    """The shape of every flow command: load and check the config and its input (`load` fails before any model
+    or server starts), run the flow on its runner with progress, print the result."""
+    try:
+        cfg = load()
+    except (ConfigError, InputError) as exc:
+        fail(str(exc))
+    flow_fn = on_runner(flow_fn, runner, ray_address)
+    emit(run_flow(flow_fn, cfg, catalog_path(catalog, cfg.catalog), quiet or as_json, wait), as_json, printer)
+
+
+def on_runner(flow_fn, runner: RunnerName, ray_address: Optional[str]):
+    """The flow, set to send its engine batches to `runner` (flows/scaleout.py)."""
+    from .scaleout import RunnerError, with_runner
+
+    try:
+        return with_runner(flow_fn, runner.value, ray_address)
+    except RunnerError as exc:
+        fail(str(exc))
+
+
+def run_flow(flow_fn, cfg, path: Path, quiet: bool, wait_s: float = 0.0) -> dict:
+    """Run a flow with progress bars; errors that are the user's to fix exit non-zero with one clear line.
+
+    The catalog is opened (and held) first: a catalog another build is using fails here, or after `wait_s`,
+    before Prefect or any model starts.
+    """
+    from ..engines.base import EngineError
+    from .budget import BuildStopped
+    from .cli_logging import quiet_expected_failures
+    from .progress_view import RichProgress
+
+    try:
+        held = open_waiting(path, wait_s)
+    except CatalogBusy as exc:
+        fail(str(exc), 1)
+    view = None if quiet else RichProgress()
+    progress.install(view)
+    expected = (CatalogBusy, EngineError, InputError, BuildStopped)
+    try:
+        with held, quiet_expected_failures(expected):
+            if view:
+                with view:
+                    return flow_fn(cfg, str(path))
+            return flow_fn(cfg, str(path))
+    except expected as exc:
+        fail(str(exc), 1)
+    finally:
+        progress.install(None)

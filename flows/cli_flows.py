@@ -1,0 +1,102 @@
+"""The commands that run a flow: build, label-steps, rationalize, eval-judge.
+
+Each loads its config and checks its input before anything starts (bad input exits 2 naming the file, line and
+field), then runs its Prefect flow with progress bars and prints a summary, or JSON with `--json`.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .cli_base import (CatalogOpt, JsonOpt, QuietOpt, RayAddressOpt, RunnerName, RunnerOpt, WaitOpt, app, out,
+                       run_flow_command)
+from .cli_print import print_stats, print_stepwise_summary, print_summary
+from .config import PreferenceBuildConfig, load_config
+
+
+@app.command()
+def build(
+    config: Path = typer.Argument(..., help="YAML build config (see examples/quickstart.yaml)"),
+    catalog: Optional[Path] = CatalogOpt,
+    as_json: bool = JsonOpt,
+    quiet: bool = QuietOpt,
+    wait: float = WaitOpt,
+    runner: RunnerName = RunnerOpt,
+    ray_address: Optional[str] = RayAddressOpt,
+) -> None:
+    """Run a preference build: sample, judge in both orders, pair, filter, and write a new dataset version."""
+    from .preference import preference_build, read_prompts
+
+    def load():
+        cfg = load_config(config, PreferenceBuildConfig)
+        read_prompts(cfg)
+        return cfg
+
+    run_flow_command(load, preference_build, catalog, as_json, quiet, print_summary, wait, runner, ray_address)
+
+
+@app.command("label-steps")
+def label_steps(
+    config: Path = typer.Argument(..., help="YAML config (see examples/gsm8k_omegaprm.yaml)"),
+    catalog: Optional[Path] = CatalogOpt,
+    as_json: bool = JsonOpt,
+    quiet: bool = QuietOpt,
+    wait: float = WaitOpt,
+    runner: RunnerName = RunnerOpt,
+    ray_address: Optional[str] = RayAddressOpt,
+) -> None:
+    """Label reasoning steps for process reward models (OmegaPRM or Math-Shepherd) into a stepwise version."""
+    from .process_config import load_process_config
+    from .process_labels import process_labels, read_problems
+
+    def load():
+        cfg = load_process_config(config)
+        read_problems(cfg)
+        return cfg
+
+    run_flow_command(load, process_labels, catalog, as_json, quiet, print_stepwise_summary, wait, runner, ray_address)
+
+
+@app.command()
+def rationalize(
+    config: Path = typer.Argument(..., help="YAML config (see examples/rationalize.yaml)"),
+    catalog: Optional[Path] = CatalogOpt,
+    as_json: bool = JsonOpt,
+    quiet: bool = QuietOpt,
+) -> None:
+    """Self-rationalization: sample K judgments per item, pair right with wrong rationales (a rationale version)."""
+    from .rationale_config import load_rationale_config
+    from .rationalize import rationalize as rationalize_flow
+    from .rationalize import read_inputs
+
+    def load():
+        cfg = load_rationale_config(config)
+        read_inputs(cfg)
+        return cfg
+
+    run_flow_command(load, rationalize_flow, catalog, as_json, quiet, print_stats)
+
+
+@app.command("eval-judge")
+def eval_judge(
+    config: Path = typer.Argument(..., help="YAML with engines and a judge or jury (a build config works too)"),
+    gold: Path = typer.Option(..., "--gold", help="JSONL: prompt, response_a, response_b, label (A>B|B>A), source"),
+    catalog: Optional[Path] = CatalogOpt,
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout"),
+    quiet: bool = QuietOpt,
+) -> None:
+    """Measure judges against gold labels: double-order accuracy, swap inconsistency, κ, length bias, filters."""
+    from .eval_report import load_eval_config, print_eval_report
+    from .evaluate_judge import evaluate_judge, gold_items
+
+    def load():
+        cfg = load_eval_config(config)
+        gold_items(gold)  # a bad gold file fails before any model starts
+        return cfg
+
+    run_flow_command(load, partial(evaluate_judge, gold_path=str(gold)), catalog, as_json, quiet,
+                     partial(print_eval_report, out=out))
