@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from workload import PROMPTS  # benchmarks/workload.py (this folder is on sys.path)
+from workload import PROMPTS, machine, write_result  # benchmarks/workload.py (this folder is on sys.path)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -190,12 +190,9 @@ def main(argv=None) -> dict:
         "prefect_noop_flow_process_s": round(prefect_s, 2),
         "prefect_noop_flow_process_first_use_s": round(prefect_cold_s, 2),
         "prefsynth_dry_run_build_s": round(dry_s, 2),
-        "machine": {"cpus": os.cpu_count(), "load_avg_before": [round(x, 2) for x in load],
-                    "load_avg_after": [round(x, 2) for x in os.getloadavg()]},
+        "machine": machine(load),
     }
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
-    return result
+    return write_result(args.out, result)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from engine_overhead import CONFIG, PROMPTS, fresh_env, timed  # noqa: E402
+from workload import machine, write_result  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_VENV = Path.home() / ".cache" / "prefsynth-bench" / "distilabel-venv"
@@ -203,13 +204,9 @@ def main(argv=None) -> dict:
         "prefsynth": runs["prefsynth"],
         "ratio_distilabel_over_prefsynth_no_reask": round(total["distilabel"] / total["prefsynth_no_reask"], 3),
         "ratio_distilabel_over_prefsynth": round(total["distilabel"] / total["prefsynth"], 3),
-        "machine": {"cpus": os.cpu_count(), "load_avg_before": [round(x, 2) for x in load],
-                    "load_avg_after": [round(x, 2) for x in os.getloadavg()]},
+        "machine": machine(load),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
-    return result
+    return write_result(args.out, result)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from workload import machine, write_result  # benchmarks/workload.py (this folder is on sys.path)
+
 HERE = Path(__file__).resolve().parent
 CONFIG = """name: resume
 prompts: {{path: prompts.jsonl}}
@@ -123,13 +125,9 @@ def main(argv=None) -> dict:
                              "calls_balance": after["engine_calls"] + after["cache_hits"] == total_calls,
                              "share_of_first_wall": round(after_kill_s / first_s, 3),
                              "share_done_before_kill": round(after["cache_hits"] / total_calls, 3)},
-        "machine": {"cpus": os.cpu_count(), "load_avg_before": [round(x, 2) for x in load],
-                    "load_avg_after": [round(x, 2) for x in os.getloadavg()]},
+        "machine": machine(load),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
-    return result
+    return write_result(args.out, result)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,15 @@
-"""The prompts every engine benchmark uses (engine_speed, engine_overhead, peer_distilabel, vllm_speed).
+"""What the benchmarks share: the prompts of the engine benchmarks (engine_speed, engine_overhead,
+peer_distilabel, vllm_speed) and how a result file records the machine's load.
 
-Short everyday instructions: the embedded 135M model answers them in a few dozen tokens, so the benchmarks
-measure the plumbing at realistic prompt lengths. The first 8 are the default workload; 16 the largest.
+The prompts are short everyday instructions: the embedded 135M model answers them in a few dozen tokens, so the
+benchmarks measure the plumbing at realistic prompt lengths. The first 8 are the default workload; 16 the largest.
 """
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
 
 PROMPTS = [
     "Explain why the sky is blue in two sentences.",
@@ -22,3 +29,17 @@ PROMPTS = [
     "Why is exercise good for you?",
     "What does a bee do in a garden?",
 ]
+
+
+def machine(load_before: tuple[float, float, float]) -> dict:
+    """CPUs and the load average before and after a run: llama.cpp slows down sharply under contention."""
+    return {"cpus": os.cpu_count(), "load_avg_before": [round(x, 2) for x in load_before],
+            "load_avg_after": [round(x, 2) for x in os.getloadavg()]}
+
+
+def write_result(path: Path, result: dict) -> dict:
+    """Write the result file (JSON) and print it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    return result
