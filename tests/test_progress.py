@@ -52,14 +52,19 @@ def priced(tmp_path):
     return tmp_path
 
 
-def test_stages_report_calls_tokens_cache_hits_and_cost(priced):
-    cfg = load_config(priced / "priced.yaml", PreferenceBuildConfig)
+def recorded_build(cfg, catalog: Path) -> tuple[dict, Recorder]:
+    """A build with a progress listener that records every stage's totals and counters."""
     rec = Recorder()
     progress.install(rec)
     try:
-        first = preference_build(cfg, str(priced / "c.duckdb"))
+        return preference_build(cfg, str(catalog)), rec
     finally:
         progress.install(None)
+
+
+def test_stages_report_calls_tokens_cache_hits_and_cost(priced):
+    cfg = load_config(priced / "priced.yaml", PreferenceBuildConfig)
+    first, rec = recorded_build(cfg, priced / "c.duckdb")
     st = first["stats"]
     assert rec.done == rec.totals  # every stage reached its total
     assert sum(c.get("calls", 0) for c in rec.counters.values()) == st["engine_calls"]
@@ -67,12 +72,7 @@ def test_stages_report_calls_tokens_cache_hits_and_cost(priced):
     assert st["cost"] > 0
     assert sum(c.get("cost", 0) for c in rec.counters.values()) == pytest.approx(st["cost"])
 
-    rec = Recorder()
-    progress.install(rec)
-    try:
-        second = preference_build(cfg, str(priced / "c.duckdb"))
-    finally:
-        progress.install(None)
+    second, rec = recorded_build(cfg, priced / "c.duckdb")
     assert second["stats"]["engine_calls"] == 0
     assert sum(c.get("cached", 0) for c in rec.counters.values()) == second["stats"]["cache_hits"] > 0
     assert not any(c.get("cost") for c in rec.counters.values())  # cache hits are free
@@ -93,12 +93,7 @@ def test_judging_in_chunks_gives_the_same_version_and_one_growing_bar(priced, mo
     whole = preference_build(cfg, str(priced / "whole.duckdb"))
     monkeypatch.setattr(judging, "CHUNK_REQUESTS", 4)  # with batch_size 32: one batch (16 pairs) per chunk
     cfg = cfg.model_copy(update={"batch_size": 2})  # 2 requests per batch → chunks of 2 pairs
-    rec = Recorder()
-    progress.install(rec)
-    try:
-        chunked = preference_build(cfg, str(priced / "chunked.duckdb"))
-    finally:
-        progress.install(None)
+    chunked, rec = recorded_build(cfg, priced / "chunked.duckdb")
     assert chunked["content_hash"] == whole["content_hash"]
     assert chunked["stats"]["engine_calls"] == whole["stats"]["engine_calls"]
     assert rec.totals["judge (pairwise)"] == rec.done["judge (pairwise)"] == 2 * whole["stats"]["pairs"]

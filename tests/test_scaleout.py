@@ -80,6 +80,14 @@ def cli_json(*args: str) -> dict:
     return json.loads(result.stdout)
 
 
+def on_threads_and_ray(command: str, config, tmp_path, cluster: str) -> tuple[dict, dict]:
+    """The same CLI command on the thread pool, then on the Ray cluster, each into its own catalog."""
+    threads = cli_json(command, str(config), "-c", str(tmp_path / "threads.duckdb"), "--json")
+    on_ray = cli_json(command, str(config), "-c", str(tmp_path / "ray.duckdb"), "--json", "--runner", "ray",
+                      "--ray-address", cluster)
+    return threads, on_ray
+
+
 def task_runs_of(flow_run_id: str) -> list:
     from prefect import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
@@ -121,9 +129,7 @@ def test_label_steps_on_ray_matches_the_thread_pool(cluster, tmp_path):
         "engines: {fake: {kind: dry_run}}\npolicy: {engine: fake, max_tokens: 40}\n"
         "method: math_shepherd\nsolutions_per_problem: 2\nmath_shepherd: {n: 3}\n"
     )
-    threads = cli_json("label-steps", str(config), "-c", str(tmp_path / "threads.duckdb"), "--json")
-    on_ray = cli_json("label-steps", str(config), "-c", str(tmp_path / "ray.duckdb"), "--json", "--runner", "ray",
-                      "--ray-address", cluster)
+    threads, on_ray = on_threads_and_ray("label-steps", config, tmp_path, cluster)
     assert on_ray["content_hash"] == threads["content_hash"] and on_ray["rows"] == threads["rows"] > 0
     assert on_ray["stats"]["engine_calls"] == threads["stats"]["engine_calls"] > 0
 
@@ -143,9 +149,7 @@ def test_embedded_model_build_on_ray_matches_the_thread_pool(cluster, tmp_path):
         "policies: [{engine: smol, n: 2, max_tokens: 8, temperature: 1.0, seed: 5}]\n"
         "judge: {engine: smol, max_tokens: 16}\n"
     )
-    threads = cli_json("build", str(config), "-c", str(tmp_path / "threads.duckdb"), "--json")
-    on_ray = cli_json("build", str(config), "-c", str(tmp_path / "ray.duckdb"), "--json", "--runner", "ray",
-                      "--ray-address", cluster)
+    threads, on_ray = on_threads_and_ray("build", config, tmp_path, cluster)
     assert threads["stats"]["completion_tokens"] > 0 and threads["stats"]["pairs"] == 1
     assert on_ray["content_hash"] == threads["content_hash"]
     assert on_ray["stats"]["completion_tokens"] == threads["stats"]["completion_tokens"]
