@@ -125,3 +125,28 @@ def test_debate_with_a_final_judge_and_failures():
     assert (j.status, j.error, j.transcript) == ("error", "round 1, Critic: timeout", ())
     unreadable = [(ok("no scores"), None), (GenResult(error="down"), None)]
     assert debate.to_judgment("D", CFG, state, unreadable).status == "parse_error"
+
+
+@pytest.mark.parametrize(
+    "reply, score",
+    [
+        ("Feedback: wrong scale.\nScore: 5/10", None),  # a denominator that is not the rubric's maximum
+        ("Feedback: fine.\nScore: 4/5", 4),  # out of the rubric's own maximum: read as is
+        ("Feedback: fine.\n[RESULT] 3/10", None),
+        ("Score: 2 / 5", 2),
+    ],
+)
+def test_a_score_out_of_another_maximum_is_a_parse_error(reply, score):
+    """issue 12 item 13: `Score: 5/10` on a 1–5 rubric was read as 5; a denominator must be the rubric's maximum."""
+    assert parse_score(reply, 1, 5).score == score
+
+
+def test_prometheus_one_line_feedback_and_result_parses():
+    """issue 12 item 14: Prometheus' own output form `Feedback: … [RESULT] 4` on one line is a score."""
+    parsed = parse_score("Feedback: The response is correct but terse. [RESULT] 4", 1, 5)
+    assert parsed.score == 4 and parsed.rationale == "Feedback: The response is correct but terse."
+    two_lines = parse_score("Some notes.\nFeedback: Clear and right. [RESULT] 5\n", 1, 5)
+    assert two_lines.score == 5 and two_lines.rationale == "Some notes.\nFeedback: Clear and right."
+    # Still end-anchored and in range: a quoted marker mid-line or an out-of-range result decides nothing.
+    assert parse_score("It says [RESULT] 5 but I disagree.", 1, 5).score is None
+    assert parse_score("Feedback: great. [RESULT] 6", 1, 5).score is None

@@ -47,7 +47,11 @@ def _canonical(label: str) -> str:
     return label.upper().replace(" ", "")
 
 
-_SCORE_LINE = re.compile(r"^[\s*_#>-]*(?:final\s+)?(?:score|\[result\])\s*[:=]?\s*[*_]*\s*(\d+)\s*(?:/\s*\d+)?[\s*_.]*$", re.I)
+_SCORE_LINE = re.compile(
+    r"^[\s*_#>-]*(?:final\s+)?(?:score|\[result\])\s*[:=]?\s*[*_]*\s*(\d+)\s*(?:/\s*(\d+))?[\s*_.]*$", re.I
+)
+# Prometheus' own output form puts feedback and result on one line: "Feedback: … [RESULT] 4" (Kim et al. 2023).
+_RESULT_TAIL = re.compile(r"^(.*?)\s*\[result\]\s*[:=]?\s*[*_]*\s*(\d+)\s*(?:/\s*(\d+))?[\s*_.]*$", re.I)
 _SCORES_LINE = re.compile(
     r"^[\s*_#>-]*scores?\s*[:=]?\s*[*_]*\s*A\s*[:=]\s*(\d+)\s*[,;]?\s*B\s*[:=]\s*(\d+)[\s*_.]*$", re.IGNORECASE
 )
@@ -68,18 +72,30 @@ def _last_line(reply: str) -> tuple[str, str] | None:
 
 
 def parse_score(reply: str, low: int, high: int) -> ParsedScore:
-    """The score on the reply's last non-empty line ("Score: N", or Prometheus' "[RESULT] N"), end-anchored.
+    """The score on the reply's last non-empty line, end-anchored: "Score: N", "[RESULT] N", or Prometheus'
+    one-line "Feedback: … [RESULT] N" (the text before the marker joins the rationale).
 
-    A score quoted from the response under judgment cannot decide: only the judge's own last line counts, and a
-    number outside [low, high] is no score at all.
+    A score quoted from the response under judgment cannot decide: only the judge's own last line counts. A
+    number outside [low, high] is no score at all, and so is "N/D" with a denominator D other than the rubric's
+    maximum (`Score: 5/10` on a 1–5 rubric is a judge on the wrong scale, not a 5).
     """
     last = _last_line(reply)
     if last is None:
         return ParsedScore(None, "")
-    match = _SCORE_LINE.match(last[0])
-    if not match or not low <= int(match.group(1)) <= high:
+    line, before = last
+    match = _SCORE_LINE.match(line)
+    rationale = before
+    if not match:
+        match = _RESULT_TAIL.match(line)
+        if not match:
+            return ParsedScore(None, reply.strip())
+        rationale = "\n".join(t for t in (before, match.group(1).strip()) if t)
+        score, out_of = match.group(2), match.group(3)
+    else:
+        score, out_of = match.group(1), match.group(2)
+    if not low <= int(score) <= high or (out_of is not None and int(out_of) != high):
         return ParsedScore(None, reply.strip())
-    return ParsedScore(int(match.group(1)), last[1])
+    return ParsedScore(int(score), rationale)
 
 
 def parse_score_choice(reply: str, low: int, high: int) -> int | None:
