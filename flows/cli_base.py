@@ -99,8 +99,8 @@ def run_flow_command(load: Callable[[], Any], flow_fn, catalog: Optional[Path], 
 
 
 def on_runner(flow_fn, runner: RunnerName, ray_address: Optional[str]):
-    """The flow, set to send its engine batches to `runner` (flows/scaleout.py)."""
-    from .scaleout import RunnerError, with_runner
+    """The flow, set to send its engine batches to `runner` (runtime/scaleout.py)."""
+    from ..runtime.scaleout import RunnerError, with_runner
 
     try:
         return with_runner(flow_fn, runner.value, ray_address)
@@ -115,7 +115,7 @@ def run_flow(flow_fn, cfg, path: Path, quiet: bool, wait_s: float = 0.0) -> dict
     before Prefect or any model starts.
     """
     from ..engines.base import EngineError
-    from .budget import BuildStopped
+    from ..runtime.budget import BuildStopped
     from .cli_logging import quiet_expected_failures
     from .progress_view import RichProgress
 

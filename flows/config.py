@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ..schemas.engine import EngineConfig
 from ..schemas.judges import JUROR_KINDS, JurorConfig, PairingConfig, with_default_kind
 from ..schemas.stages import FILTER_KINDS, DedupeConfig, DropTiesFilter, FilterConfig, PolicySpec, PositionSwapFilter
-from .budget import LimitFields
+from ..runtime.budget import LimitFields
 
 _FORBID = ConfigDict(extra="forbid")
 DATASET_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"

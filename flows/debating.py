@@ -7,7 +7,7 @@ from functools import partial
 from ..schemas.judges import DebateJudgeConfig
 from ..schemas.preference import Judgment, Prompt, Sample
 from ..tasks.judge import debate
-from .calls import CallRunner
+from ..runtime.calls import CallRunner
 
 Pair = tuple[Sample, Sample]
 

@@ -20,7 +20,7 @@ from ..storage.inputs import InputError
 from ..storage.judgment_files import read_gold
 from ..storage.records import imported_judges
 from ..tasks.judge.evaluation import GoldItem, evaluate_group, gold_longer_wins
-from .calls import CallRunner
+from ..runtime.calls import CallRunner
 from .config import JuryFields
 from .judging import JuryResult, judge_given_pairs, juror_name
 

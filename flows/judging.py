@@ -19,7 +19,7 @@ from ..tasks.judge import debate, pointwise, single
 from ..tasks.judge.imported import match_imported
 from ..tasks.judge.jury import aggregate, jury_agreement, votes_for
 from ..tasks.pairs import mean_scores, select_pairs
-from .calls import CallRunner
+from ..runtime.calls import CallRunner
 from .debating import run_debates
 
 Pair = tuple[Sample, Sample]

@@ -19,9 +19,9 @@ from ..storage.versions import commit_version
 from ..tasks.filters import FilterContext, filter_pairs, funnel
 from ..tasks.judge.imported import imported_samples
 from ..tasks.sample import collapse_duplicates, sample_request, to_samples
-from .budget import RunLimits
+from ..runtime.budget import RunLimits
 from .artifacts import publish_version_artifacts
-from .calls import CallRunner
+from ..runtime.calls import CallRunner
 from .config import PreferenceBuildConfig
 from .incremental import plan_incremental
 from .judging import jury_stats, run_jury

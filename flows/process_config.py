@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..schemas.engine import EngineConfig
 from ..schemas.process import MathShepherdConfig, OmegaPRMConfig
-from .budget import LimitFields
+from ..runtime.budget import LimitFields
 from .config import DATASET_NAME, load_config
 
 _FORBID = ConfigDict(extra="forbid")

@@ -25,9 +25,9 @@ from ..tasks.search.math_shepherd import math_shepherd_batches
 from ..tasks.search.omegaprm import omegaprm_batches, start_searches
 from ..tasks.steps import make_steps
 from ..tasks.verify import AnswerChecker
-from .budget import RunLimits
+from ..runtime.budget import RunLimits
 from .artifacts import publish_version_artifacts
-from .calls import CallRunner
+from ..runtime.calls import CallRunner
 from .preference import DEFAULT_CATALOG, summary
 from .process_config import ProcessLabelsConfig
 

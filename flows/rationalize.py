@@ -28,7 +28,7 @@ from ..tasks.rationalize import (Reference, best_rationale, consensus, rationale
                                  verifier_reference)
 from ..tasks.verify import AnswerChecker
 from .artifacts import publish_version_artifacts
-from .calls import CallRunner
+from ..runtime.calls import CallRunner
 from .preference import DEFAULT_CATALOG, summary
 from .rationale_config import RationalizeConfig
 

@@ -71,7 +71,7 @@ def generate_now(
 
 def report_progress(stage: str, answers: list[Answer]) -> None:
     """Progress of answered requests, reported in the process that holds the progress listener: this one on
-    the thread pool; on Ray the flow's, when the batch comes back (flows/scaleout.py)."""
+    the thread pool; on Ray the flow's, when the batch comes back (runtime/scaleout.py)."""
     done = [r for r, _ in answers] + [s for _, s in answers if s is not None]
     progress.advance(stage, len(answers), calls=len(done), tokens=sum(r.completion_tokens for r in done),
                      errors=sum(not r.ok for r, _ in answers))

@@ -1,11 +1,11 @@
-"""RunLimits (flows/budget.py): how many requests a build may still send, and when its failures stop it."""
+"""RunLimits (runtime/budget.py): how many requests a build may still send, and when its failures stop it."""
 
 from __future__ import annotations
 
 import pytest
 
-from prefsynth.flows.budget import MIN_CALLS_FOR_RATE, BudgetConfig, Price, RunLimits
-from prefsynth.flows.calls import CallStats
+from prefsynth.runtime.budget import MIN_CALLS_FOR_RATE, BudgetConfig, Price, RunLimits
+from prefsynth.runtime.calls import CallStats
 
 
 def spent(calls=0, errors=0, tokens=0, cost=0.0) -> CallStats:

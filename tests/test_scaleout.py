@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from prefsynth.engines.dry_run import DryRunEngine
 from prefsynth.flows.cli import app
-from prefsynth.flows.scaleout import ray_options, with_runner, RunnerError
+from prefsynth.runtime.scaleout import ray_options, with_runner, RunnerError
 from prefsynth.schemas.engine import DryRunEngineConfig, LlamaCppEngineConfig, VllmEngineConfig
 from tests.ray_cluster import ray_env, run_ray_cluster
 

@@ -1,6 +1,6 @@
 """Limits of one build: what it may spend (calls, tokens, cost) and how many of its engine calls may fail.
 
-`CallRunner` (flows/calls.py), the one place engine calls are made, asks `RunLimits` before it sends each batch
+`CallRunner` (runtime/calls.py), the one place engine calls are made, asks `RunLimits` before it sends each batch
 and after each batch comes back. A build that reaches a limit sends nothing more, waits for the batches already
 in flight (their replies are cached), and stops with `BuildStopped`: no version is written, and a rerun with a
 higher limit pays only for the calls the first run did not make.
@@ -94,7 +94,7 @@ class TooManyErrors(BuildStopped):
 
 
 class Spent(Protocol):
-    """What the runner has spent so far (flows.calls.CallStats)."""
+    """What the runner has spent so far (runtime.calls.CallStats)."""
 
     engine_calls: int
     errors: int

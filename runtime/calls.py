@@ -3,7 +3,7 @@
 The flow process alone reads and writes the call cache (single writer). At most `batches_in_flight` batches
 run at once and each is saved the moment it comes back, before the next one is sent: a killed build resumes
 without paying again for any call whose batch had finished, and loses at most the replies of the batches in
-flight. The same loop enforces the build's limits (flows/budget.py) before every batch it sends.
+flight. The same loop enforces the build's limits (runtime/budget.py) before every batch it sends.
 """
 
 from __future__ import annotations
