@@ -11,12 +11,13 @@ import email.utils
 import logging
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any
 
 import httpx
 
 from ..schemas.engine import Completion, GenRequest, GenResult, OpenAIEngineConfig
+from .scheduler import Scheduler, run_on_loop
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +27,9 @@ _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 class _Retryable(Exception):
     """A failed attempt worth repeating; `wait_s` is the server's `Retry-After`, if it sent one."""
 
-    def __init__(self, reason: str, wait_s: float | None = None):
+    def __init__(self, reason: str, wait_s: float | None = None, status: int | None = None):
         super().__init__(reason)
-        self.wait_s = wait_s
+        self.wait_s, self.status = wait_s, status
 
 
 class _Fatal(Exception):
@@ -63,58 +64,61 @@ def split_tokens(total: int, texts: list[str]) -> list[int]:
 
 
 class OpenAIEngine:
-    """Sends each `GenRequest` to an OpenAI-compatible server, at most `max_concurrency` HTTP calls at a time.
+    """Sends each `GenRequest` to an OpenAI-compatible server through the engine's scheduler.
 
-    Transient failures (429, 5xx, connection errors, timeouts, malformed bodies) are retried with exponential
-    backoff; a request that still fails becomes a `GenResult` with `error` set. When a server returns fewer
-    than `n` choices, the rest are asked for again with seeds offset by the index of their first completion,
-    so a re-run asks exactly the same questions. The API key is read from the environment at call time and
-    appears nowhere else (not in `name`, not in errors, not in logs). The concurrency bound holds per
-    `generate` call: callers running several calls at once from different threads multiply it.
+    At most `max_concurrency` HTTP calls are in flight per engine per process, however many batches or stages
+    send at once, within the optional `max_requests_per_minute` / `max_tokens_per_minute` (engines/scheduler.py).
+    `submit` sends one request and returns a future at once (the streaming runtime uses it); `generate` sends a
+    list and waits for all of it. Transient failures (429, 5xx, connection errors, timeouts, malformed bodies)
+    are retried with exponential backoff, a 429's Retry-After wins and slows the whole engine down; a request
+    that still fails becomes a `GenResult` with `error` set. When a server returns fewer than `n` choices, the
+    rest are asked for again with seeds offset by the index of their first completion, so a re-run asks exactly
+    the same questions. The API key is read from the environment at call time and appears nowhere else (not in
+    `name`, not in errors, not in logs).
     """
 
     def __init__(self, config: OpenAIEngineConfig):
         self.config = config
         self.name = f"openai:{config.model}"
         self.concurrency = config.max_concurrency  # a batch this big keeps every allowed slot busy
+        self.scheduler = Scheduler(config.max_concurrency, config.max_requests_per_minute,
+                                   config.max_tokens_per_minute)
+        self._client: httpx.AsyncClient | None = None  # made on the engine loop, kept for the process
+
+    def submit(self, request: GenRequest) -> Future:
+        """Send one request now (it queues for a slot); a future of its `GenResult`, never an exception."""
+        return run_on_loop(self._one(request))
 
     def generate(self, requests: list[GenRequest]) -> list[GenResult]:
-        if not requests:
-            return []
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return asyncio.run(self._generate(requests))
-        # Called from async code: this thread's loop is busy running our caller, so use a fresh thread's loop.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="openai-engine") as pool:
-            return pool.submit(asyncio.run, self._generate(requests)).result()
+        futures = [self.submit(r) for r in requests]
+        return [f.result() for f in futures]
 
-    async def _generate(self, requests: list[GenRequest]) -> list[GenResult]:
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            # The pool is as large as the scheduler's limit, so no call that has a slot waits for a connection.
+            n = self.config.max_concurrency
+            limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
+            self._client = httpx.AsyncClient(limits=limits, timeout=self.config.timeout_s)
+        return self._client
+
+    async def _one(self, req: GenRequest) -> GenResult:
         cfg = self.config
-        key = os.environ.get(cfg.api_key_env) if cfg.api_key_env else None
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        # The semaphore bounds calls in flight; the pool is sized to match so no call waits for a connection.
-        limits = httpx.Limits(max_connections=cfg.max_concurrency, max_keepalive_connections=cfg.max_concurrency)
-        sem = asyncio.Semaphore(cfg.max_concurrency)
-        async with httpx.AsyncClient(headers=headers, limits=limits, timeout=cfg.timeout_s) as client:
-            return list(await asyncio.gather(*(self._one(client, sem, r) for r in requests)))
-
-    async def _one(self, client: httpx.AsyncClient, sem: asyncio.Semaphore, req: GenRequest) -> GenResult:
+        key = (os.environ.get(cfg.api_key_env) if cfg.api_key_env else None) or ""
         start = time.perf_counter()
         retries = [0]  # failed attempts of this request's HTTP calls, for the build summary
         try:
-            completions, prompt_tokens = await self._complete(client, sem, req, retries)
+            completions, prompt_tokens = await self._complete(key, req, retries)
         except _Fatal as exc:
-            return GenResult(error=_clean(str(exc), client), latency_s=time.perf_counter() - start,
+            return GenResult(error=_clean(str(exc), key), latency_s=time.perf_counter() - start,
                              retries=retries[0])
         except Exception as exc:  # a bug or an odd body must not sink the whole batch
-            error = _clean(f"{type(exc).__name__}: {exc}", client)
+            error = _clean(f"{type(exc).__name__}: {exc}", key)
             return GenResult(error=error, latency_s=time.perf_counter() - start, retries=retries[0])
         return GenResult(completions=completions, prompt_tokens=prompt_tokens, latency_s=time.perf_counter() - start,
                          retries=retries[0])
 
-    async def _complete(self, client, sem, req: GenRequest, retries: list[int]) -> tuple[list[Completion], int]:
-        completions, prompt_tokens = await self._call(client, sem, req, req.n, req.seed, retries)
+    async def _complete(self, key: str, req: GenRequest, retries: list[int]) -> tuple[list[Completion], int]:
+        completions, prompt_tokens = await self._call(key, req, req.n, req.seed, retries)
         per = len(completions)  # what the server gives per call: 1 on llama.cpp, which ignores `n`
         cursor = per  # seeds req.seed + i for i < cursor are taken
         while len(completions) < req.n:
@@ -122,35 +126,40 @@ class OpenAIEngine:
             # first completion (seed, seed+1, ... on llama.cpp, like the embedded engine): distinct, reproducible.
             missing = req.n - len(completions)
             chunks = [(cursor + j, min(per, missing - j)) for j in range(0, missing, per)]
-            outs = await asyncio.gather(*(self._call(client, sem, req, k, req.seed + s, retries) for s, k in chunks))
+            outs = await asyncio.gather(*(self._call(key, req, k, req.seed + s, retries) for s, k in chunks))
             completions += [c for got, _ in outs for c in got]
             cursor += missing
         return completions[: req.n], prompt_tokens
 
-    async def _call(
-        self, client, sem, req: GenRequest, n: int, seed: int, retries: list[int]
-    ) -> tuple[list[Completion], int]:
+    async def _call(self, key: str, req: GenRequest, n: int, seed: int,
+                    retries: list[int]) -> tuple[list[Completion], int]:
         """One logical call with retries (counted in `retries`); raises `_Fatal` with the last reason when it
-        cannot succeed."""
-        cfg = self.config
+        cannot succeed. Each attempt holds one scheduler slot; the wait before a retry holds none."""
+        cfg, sched = self.config, self.scheduler
         url, body = self._request(req, n, seed)
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        estimate = _token_estimate(req, n)
         reason, wait = "no attempt made", 0.0
         for attempt in range(cfg.max_retries + 1):
             if attempt:
                 retries[0] += 1
                 await asyncio.sleep(wait)
             try:
-                async with sem, asyncio.timeout(cfg.timeout_s):  # total time, not httpx's per-read timeout
-                    resp = await client.post(url, json=body)
-                return _parse(resp, chat=req.messages is not None)
+                async with sched.slot(estimate), asyncio.timeout(cfg.timeout_s):  # total time, not per read
+                    resp = await self._http().post(url, json=body, headers=headers)
+                completions, prompt_tokens = _parse(resp, chat=req.messages is not None)
+                sched.succeeded(estimate, prompt_tokens + sum(c.completion_tokens for c in completions))
+                return completions, prompt_tokens
             except _Retryable as exc:
                 reason, hint = str(exc), exc.wait_s
+                if exc.status == 429:  # the whole engine slows down (max_backoff_s caps its pause too)
+                    sched.rate_limited(None if hint is None else min(hint, cfg.max_backoff_s))
             except TimeoutError:
                 reason, hint = f"timeout after {cfg.timeout_s:g}s", None
             except httpx.RequestError as exc:  # connect/read/write errors, resets, httpx's own timeouts
                 kind = "timeout" if isinstance(exc, httpx.TimeoutException) else "connection error"
                 reason, hint = f"{kind} ({type(exc).__name__}: {exc})", None
-            reason = _clean(reason, client)
+            reason = _clean(reason, key)
             wait = min(cfg.max_backoff_s, hint if hint is not None else cfg.backoff_s * 2**attempt)
             log.info("%s: attempt %d failed: %s", self.name, attempt + 1, reason)
         tries = cfg.max_retries + 1
@@ -186,7 +195,7 @@ def _parse(resp: httpx.Response, chat: bool) -> tuple[list[Completion], int]:
     if not resp.is_success:
         reason = f"HTTP {resp.status_code}: {resp.text}"  # shortened by _clean, after the key is redacted
         if resp.status_code in _RETRY_STATUS:
-            raise _Retryable(reason, retry_after_s(resp.headers.get("retry-after")))
+            raise _Retryable(reason, retry_after_s(resp.headers.get("retry-after")), resp.status_code)
         raise _Fatal(reason)
     try:
         data = resp.json()
@@ -209,9 +218,15 @@ def _parse(resp: httpx.Response, chat: bool) -> tuple[list[Completion], int]:
     return completions, int(usage.get("prompt_tokens") or 0)
 
 
-def _clean(text: str, client: httpx.AsyncClient, limit: int = 300) -> str:
+def _token_estimate(req: GenRequest, n: int) -> float:
+    """Tokens one call may use, charged against max_tokens_per_minute before it is sent (~4 characters a token)."""
+    chars = len(req.prompt or "") + sum(len(m.content) for m in req.messages or ())
+    return chars / 4 + req.max_tokens * n
+
+
+def _clean(text: str, key: str, limit: int = 300) -> str:
     """Error text fit to log and return: the API key redacted first (a server may echo request headers in
     an error body), then shortened, so that not even a prefix of the key survives."""
-    key = client.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    key = key.strip()
     text = text.replace(key, "***") if key else text
     return text if len(text) <= limit else text[: limit - 1] + "…"

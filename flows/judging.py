@@ -119,6 +119,15 @@ def judge_given_pairs(jurors: list, prompts: dict[str, Prompt], pairs: list[Pair
                       candidates=pairs)
 
 
+def merge_juries(parts: list[JuryResult]) -> JuryResult:
+    """The jury results of disjoint groups of prompts as one (in the order of the groups)."""
+    judgments = [j for part in parts for j in part.judgments]
+    return JuryResult(judgments=list({j.id: j for j in judgments}.values()),
+                      pairs=[p for part in parts for p in part.pairs],
+                      by_pair=[b for part in parts for b in part.by_pair],
+                      candidates=[c for part in parts for c in part.candidates])
+
+
 def jury_stats(result: JuryResult) -> dict:
     """Status counts per judge and agreement across jurors (Fleiss' κ, Krippendorff's α)."""
     per_judge: dict[str, Counter] = defaultdict(Counter)

@@ -22,9 +22,10 @@ from ..tasks.sample import collapse_duplicates, sample_request, to_samples
 from ..runtime.budget import RunLimits
 from .artifacts import publish_version_artifacts
 from ..runtime.calls import CallRunner
+from ..runtime.overlap import map_groups, workers_for
 from .config import PreferenceBuildConfig
 from .incremental import plan_incremental
-from .judging import jury_stats, run_jury
+from .judging import JuryResult, jury_stats, merge_juries, run_jury
 
 DEFAULT_CATALOG = "prefsynth.duckdb"
 
@@ -76,6 +77,24 @@ def collect_samples(config: PreferenceBuildConfig, prompts: list[Prompt], runner
     return list({s.id: s for s in samples}.values())
 
 
+def sample_and_judge(config: PreferenceBuildConfig, prompts: list[Prompt], runner: CallRunner,
+                     catalog: Catalog) -> tuple[list[Sample], JuryResult]:
+    """Samples (duplicates marked) and the jury's verdicts on their pairs.
+
+    Sampling, pairing and judging are per prompt, so when every engine streams (servers) the prompts go through
+    all stages in small groups that overlap (runtime/overlap.py): a prompt's pairs are judged as soon as its
+    samples are in. In-process engines run each stage over all prompts. Same records either way.
+    """
+    def one_group(group: list[Prompt]) -> tuple[list[Sample], JuryResult]:
+        samples = collapse_duplicates(collect_samples(config, group, runner, catalog), config.dedupe)
+        return samples, run_jury(config.jurors, {p.id: p for p in group}, samples, config.pairing, runner, catalog)
+
+    if not runner.all_stream():
+        return one_group(prompts)
+    parts = map_groups(one_group, prompts, workers_for(runner.concurrency()), runner)
+    return [s for samples, _ in parts for s in samples], merge_juries([jury for _, jury in parts])
+
+
 def parent_pairs(config: PreferenceBuildConfig, catalog: Catalog) -> tuple[PreferencePair, ...] | None:
     """The pairs of the version this build will follow (read only when a cross-version filter needs them)."""
     if not any(f.kind == "cross_version" for f in config.filters):
@@ -96,8 +115,7 @@ def preference_build(config: PreferenceBuildConfig, catalog_path: str = DEFAULT_
         by_id = {p.id: p for p in prompts}
         check_imported_judges(config, catalog)
         runner = CallRunner(CallCache(catalog), config.engines, config.batch_size, RunLimits.of(config))
-        samples = collapse_duplicates(collect_samples(config, prompts, runner, catalog), config.dedupe)
-        jury = run_jury(config.jurors, by_id, samples, config.pairing, runner, catalog)
+        samples, jury = sample_and_judge(config, prompts, runner, catalog)
         ctx = FilterContext({j.id: j for j in jury.judgments}, {s.id: s for s in samples}, prompts=by_id,
                             all_pairs=tuple(jury.pairs), parent_pairs=parent_pairs(config, catalog))
         run = filter_pairs(jury.pairs, config.filters, ctx)

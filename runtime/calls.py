@@ -1,13 +1,18 @@
-"""Engine calls as the flow process sees them: cache first, then batches of misses as Prefect tasks.
+"""Engine calls as the flow process sees them: cache first, then the misses, streamed or in batch tasks.
 
-The flow process alone reads and writes the call cache (single writer). At most `batches_in_flight` batches
-run at once and each is saved the moment it comes back, before the next one is sent: a killed build resumes
-without paying again for any call whose batch had finished, and loses at most the replies of the batches in
-flight. The same loop enforces the build's limits (runtime/budget.py) before every batch it sends.
+The flow process alone reads and writes the call cache (single writer; a lock serialises the threads of stages
+that run at once). Two ways to send the misses, chosen by the engine:
+- a server engine (`engine.submit`: the openai engine) gets them one by one through its process-wide scheduler
+  (runtime/stream.py): no batches, no Prefect task per request, every reply saved as it arrives;
+- an in-process engine (llama.cpp, vLLM, dry run) gets them in `generate-batch` Prefect tasks (thread pool or
+  Ray workers), at most `batches_in_flight` at once, each batch saved the moment it comes back.
+Either way a killed build resumes without paying again for any call already back, and the same code enforces
+the build's limits (runtime/budget.py) before every request or batch it sends.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Callable
 
@@ -17,8 +22,12 @@ from .. import progress
 from ..engines.cache import CachePlan, CallCache
 from ..schemas.engine import EngineConfig, GenRequest, GenResult
 from ..tasks.generate import Answer, Followup, engine_for
-from .budget import BudgetExceeded, RunLimits, TooManyErrors
+from .budget import BudgetExceeded, BuildStopped, RunLimits, TooManyErrors
 from .scaleout import batch_returned, submit_batch
+from .stream import CacheWriter, stream_calls
+
+
+STREAMING_KINDS = frozenset({"openai"})  # engine kinds with `submit`: checked by config, without loading a model
 
 
 @dataclass
@@ -62,12 +71,25 @@ class CallRunner:
         self.batch_size = batch_size
         self.limits = limits or RunLimits()
         self.stats = CallStats()
+        self.stop: BuildStopped | None = None  # set once the build must send nothing more (budget, errors)
+        self._reserved = 0  # calls sent (or about to be) whose replies are not counted yet
+        self._lock = threading.RLock()  # stages running at once share the stats, the budget and the cache
+        self.writer = CacheWriter(self.save_rows)  # replies of streamed calls on their way to the cache
+        self._streams = 0  # streams running now (the last one to end saves what is left)
 
     def check_errors(self) -> None:
         """Before a version is written: fail when more of the build's calls failed than `max_error_rate` allows."""
         problem = self.limits.error_message(self.stats, final=True)
         if problem:
             raise TooManyErrors(problem)
+
+    def all_stream(self) -> bool:
+        """Whether every engine of the build is a server engine whose calls stream (see the module docstring)."""
+        return bool(self.engines) and all(cfg.kind in STREAMING_KINDS for cfg in self.engines.values())
+
+    def concurrency(self) -> int:
+        """Requests the build's engines take at once, all together."""
+        return sum(getattr(cfg, "max_concurrency", 1) for cfg in self.engines.values())
 
     def engine_name(self, engine_key: str) -> str:
         return engine_for(self.engines[engine_key]).name
@@ -81,14 +103,20 @@ class CallRunner:
     ) -> list[Answer]:
         """Like `run`, plus each request's follow-up (see tasks.generate), both through the cache."""
         name = self.engine_name(engine_key)
-        plan = self.cache.plan(name, requests)
+        with self._lock:
+            plan = self.cache.plan(name, requests)
         progress.start(stage, len(requests))
         n_cached = len(requests) - len(plan.to_call)
         progress.advance(stage, n_cached, cached=n_cached)
-        fresh = self._call(engine_key, name, plan, requests, stage, followup)
+        engine = engine_for(self.engines[engine_key])
+        if hasattr(engine, "submit"):
+            fresh = self._stream(engine, engine_key, name, plan, requests, stage, followup)
+        else:
+            fresh = self._call(engine_key, name, plan, requests, stage, followup)
         progress.finish(stage)
         firsts = CallCache.assemble(plan, [a for a, _ in fresh])
-        self.stats.cache_hits += sum(r.cached for r in firsts)
+        with self._lock:
+            self.stats.cache_hits += sum(r.cached for r in firsts)
         if followup is None:
             return [(r, None) for r in firsts]
         return self._followups(engine_key, plan, requests, firsts, fresh, followup, stage)
@@ -102,6 +130,59 @@ class CallRunner:
             results = self.run(engine_key, list(pending.values()), stage + " · follow-up")
             later = dict(zip(pending, results, strict=True))
         return [(r, later.get(i) if r.cached else fresh_second.get(plan.keys[i])) for i, r in enumerate(firsts)]
+
+    def _stream(self, engine, engine_key, name, plan, requests, stage, followup) -> list[Answer]:
+        """The misses through the engine's scheduler, one request at a time (runtime/stream.py)."""
+        todo = [(plan.keys[i], requests[i]) for i in plan.to_call]
+        with self._lock:
+            self._streams += 1
+        try:
+            answers, sent = stream_calls(self, engine, engine_key, name, todo, stage, followup)
+        finally:
+            with self._lock:
+                self._streams -= 1
+                last = self._streams == 0
+            if last:
+                self.writer.flush()  # no stream left to save the last replies soon
+        if self.stop is not None:
+            raise self.stop
+        if sent < len(todo):
+            with self._lock:
+                self.stop = BudgetExceeded(self.limits.budget_message(self.stats, stage, sent, len(todo)))
+            raise self.stop
+        return answers
+
+    # -- what stream_calls asks, from any thread
+
+    def reserve(self, engine_key: str, calls: int) -> bool:
+        """Whether one more request (`calls` calls with its follow-up) may go out now; if so its calls are held."""
+        with self._lock:
+            if self.stop is not None or self.limits.allowance(self.stats, self._reserved, calls, 1) < 1:
+                return False
+            self._reserved += calls
+            return True
+
+    def release(self, calls: int) -> None:
+        with self._lock:
+            self._reserved -= calls
+
+    def landed(self, engine_key: str, result: GenResult, stage: str, released: int) -> None:
+        """A reply is back: count it, free the calls it held, and stop the build if too many have failed."""
+        with self._lock:
+            self._reserved -= released
+            spent = self.stats.cost
+            self.stats.count([result], lambda p, c: self.limits.cost(engine_key, p, c))
+            problem = self.stop is None and self.limits.error_message(self.stats, final=False)
+            if problem:
+                self.stop = TooManyErrors(problem)
+            cost = self.stats.cost - spent
+        if cost:  # priced engines (budget.prices): the progress bar shows the cost so far
+            progress.advance(stage, 0, cost=cost)
+
+    def save_rows(self, rows: list) -> None:
+        """Successful replies (key, engine name, request, result) into the call cache."""
+        with self._lock:
+            self.cache.store.put_calls(rows)
 
     def _call(self, engine_key, name, plan, requests, stage, followup) -> list[Answer]:
         """Send the cache misses in batches, at most `batches_in_flight` at once; save each as it returns.
@@ -123,7 +204,8 @@ class CallRunner:
             done[start] = fut.result()
             batch_returned(stage, done[start])
             spent = self.stats.cost
-            self._save(engine_key, name, plan, requests, start, done[start], followup)  # at once: resumable
+            with self._lock:
+                self._save(engine_key, name, plan, requests, start, done[start], followup)  # at once: resumable
             if self.stats.cost > spent:  # priced engines (budget.prices): the progress bar shows the cost so far
                 progress.advance(stage, 0, cost=self.stats.cost - spent)
             problem = stop is None and self.limits.error_message(self.stats, final=False)

@@ -112,7 +112,14 @@ class OpenAIEngineConfig(BaseModel):
     api_key_env: str | None = Field(
         "OPENAI_API_KEY", description="Name of the environment variable holding the key (the key is never stored)"
     )
-    max_concurrency: int = Field(8, ge=1, description="Requests in flight at once")
+    max_concurrency: int = Field(
+        8, ge=1, description="Requests in flight to this server at once, per process, whatever runs (the one "
+        "setting to tune: the server's capacity, or the provider's concurrency limit)"
+    )
+    max_requests_per_minute: float | None = Field(None, gt=0, description="Optional request rate limit")
+    max_tokens_per_minute: float | None = Field(
+        None, gt=0, description="Optional token rate limit (prompt estimate + max_tokens charged per request)"
+    )
     timeout_s: float = Field(120.0, gt=0, description="Per-request timeout in seconds")
     max_retries: int = Field(5, ge=0, description="Retries on 429/5xx/connection errors/timeouts")
     backoff_s: float = Field(1.0, ge=0, description="First backoff; doubles each retry (Retry-After wins)")

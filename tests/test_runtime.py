@@ -1,0 +1,115 @@
+"""The streaming runtime (issue 13): one scheduler per engine per process, asserted at a real HTTP server.
+
+The server (tests/latency_server.py) answers each request after a latency drawn from a spread with a long tail and
+records the peak number of requests it had in flight; with a rate set it answers 429 + Retry-After above it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from typer.testing import CliRunner
+
+from prefsynth.engines.cache import CallCache, MemoryCallStore
+from prefsynth.engines.scheduler import Scheduler, TokenBucket
+from prefsynth.flows.cli import app
+from prefsynth.runtime.calls import CallRunner
+from prefsynth.schemas.engine import GenRequest, OpenAIEngineConfig
+from tests.latency_server import LatencyServer
+
+LIMIT = 6
+
+
+def write_config(folder, base_url: str, prompts: int = 16, **engine) -> str:
+    (folder / "p.jsonl").write_text("".join(json.dumps({"prompt": f"Question {i}?"}) + "\n" for i in range(prompts)))
+    settings = {"kind": "openai", "base_url": base_url, "model": "sim", "api_key_env": None,
+                "max_concurrency": LIMIT, "backoff_s": 0.05, **engine}
+    config = {"name": "streamed", "prompts": {"path": "p.jsonl"}, "engines": {"srv": settings},
+              "policies": [{"engine": "srv", "n": 3, "max_tokens": 32, "temperature": 0.8, "seed": 1}],
+              "judge": {"engine": "srv", "max_tokens": 64}}
+    path = folder / "c.yaml"
+    path.write_text(json.dumps(config))
+    return str(path)
+
+
+def build(config: str, catalog) -> dict:
+    result = CliRunner().invoke(app, ["build", config, "--catalog", str(catalog), "--json"])
+    assert result.exit_code == 0, result.stderr + result.stdout
+    return json.loads(result.stdout)
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_the_limit_holds_at_the_server_while_stages_overlap(tmp_path, monkeypatch):
+    """16 prompts, n=3: sampling and judging of different prompts overlap, all through one engine of 6 slots."""
+    with LatencyServer() as server:
+        streamed = build(write_config(tmp_path, server.base_url), tmp_path / "a.duckdb")
+        assert server.peak_in_flight == LIMIT  # reached, never exceeded
+        assert streamed["stats"]["engine_calls"] == server.served == 16 + 16 * 3 * 2
+        assert streamed["stats"]["engine_errors"] == 0
+
+        # Stage by stage (no overlap): the same records, whatever order the replies came in.
+        monkeypatch.setattr(CallRunner, "all_stream", lambda self: False)
+        staged = build(write_config(tmp_path, server.base_url), tmp_path / "b.duckdb")
+        assert staged["content_hash"] == streamed["content_hash"] and staged["rows"] == streamed["rows"] > 0
+        assert server.peak_in_flight == LIMIT
+
+
+def test_runs_from_several_threads_share_one_limit():
+    """Three stages at once on one engine (each its own `run`): in flight at the server never above the limit."""
+    config = OpenAIEngineConfig(model="sim", max_concurrency=LIMIT, api_key_env=None)
+    with LatencyServer() as server:
+        config = config.model_copy(update={"base_url": server.base_url})
+        runner = CallRunner(CallCache(MemoryCallStore()), {"srv": config}, batch_size=32)
+        results: dict[int, list] = {}
+
+        def stage(k: int) -> None:
+            requests = [GenRequest(prompt=f"stage {k} item {i}", max_tokens=8) for i in range(20)]
+            results[k] = runner.run("srv", requests, f"stage {k}")
+
+        threads = [threading.Thread(target=stage, args=(k,)) for k in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert server.peak_in_flight == LIMIT and server.served == 60
+    assert all(r.ok for k in results for r in results[k]) and runner.stats.engine_calls == 60
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_rate_limiting_server_is_survived_with_no_failed_call(tmp_path):
+    """Above 20 requests/s the server says 429 + Retry-After: 1; the build slows down and loses nothing."""
+    with LatencyServer() as free:
+        reference = build(write_config(tmp_path, free.base_url, prompts=8), tmp_path / "a.duckdb")
+    with LatencyServer(rate_per_s=20) as limited:
+        summary = build(write_config(tmp_path, limited.base_url, prompts=8, max_concurrency=32), tmp_path / "b.duckdb")
+    assert limited.rejected > 0  # it was rate-limited for real
+    assert summary["stats"]["engine_errors"] == 0 and summary["stats"]["engine_retries"] == limited.rejected
+    assert summary["content_hash"] == reference["content_hash"]
+
+
+def test_token_bucket_waits_for_what_is_missing():
+    now = [0.0]
+    bucket = TokenBucket(rate=10, capacity=10, clock=lambda: now[0])
+    assert bucket.wait_s(10) == 0
+    bucket.take(10)
+    assert bucket.wait_s(5) == pytest.approx(0.5)
+    now[0] = 0.5
+    assert bucket.wait_s(5) == 0
+    assert bucket.wait_s(50) == pytest.approx(0.5)  # bigger than the bucket: waits for a full one
+
+
+def test_a_429_paces_below_the_accepted_rate_and_ramps_back_up():
+    now = [10.0]
+    sched = Scheduler(64, clock=lambda: now[0])
+    for i in range(50):  # 50 calls accepted in the last second
+        now[0] = 10.0 + i / 50
+        sched.succeeded()
+    sched.rate_limited(1.0)
+    assert sched.pace == pytest.approx(0.9 * 50)
+    sched.rate_limited(1.0)  # the same overload: no second slow-down within a second
+    assert sched.pace == pytest.approx(45)
+    for _ in range(100):
+        sched.succeeded()
+    assert sched.pace == pytest.approx(45 + 100 * 0.05)
