@@ -13,6 +13,7 @@ the build's limits (runtime/budget.py) before every request or batch it sends.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from dataclasses import dataclass
 from typing import Callable
 
@@ -73,7 +74,10 @@ class CallRunner:
         self.stats = CallStats()
         self.stop: BuildStopped | None = None  # set once the build must send nothing more (budget, errors)
         self._reserved = 0  # calls sent (or about to be) whose replies are not counted yet
+        self._outstanding: Counter[str] = Counter()  # requests handed to each streaming engine, not back yet
+        self._budget_at: tuple[str, int, int] | None = None  # (stage, sent, total) where the budget ran out
         self._lock = threading.RLock()  # stages running at once share the stats, the budget and the cache
+        self._changed = threading.Condition(self._lock)  # a reply landed or a reservation was freed
         self.writer = CacheWriter(self.save_rows)  # replies of streamed calls on their way to the cache
         self._streams = 0  # streams running now (the last one to end saves what is left)
 
@@ -148,28 +152,59 @@ class CallRunner:
             raise self.stop
         if sent < len(todo):
             with self._lock:
+                self._budget_at = (stage, sent, len(todo))
                 self.stop = BudgetExceeded(self.limits.budget_message(self.stats, stage, sent, len(todo)))
             raise self.stop
         return answers
 
+    def final_stop(self) -> BuildStopped | None:
+        """Why the build stopped, told once every stream has landed (the spending then is final)."""
+        if isinstance(self.stop, BudgetExceeded) and self._budget_at is not None:
+            return BudgetExceeded(self.limits.budget_message(self.stats, *self._budget_at))
+        return self.stop
+
     # -- what stream_calls asks, from any thread
 
-    def reserve(self, engine_key: str, calls: int) -> bool:
-        """Whether one more request (`calls` calls with its follow-up) may go out now; if so its calls are held."""
+    def reserve(self, engine_key: str, calls: int, cap: int) -> bool:
+        """Whether one more request (`calls` calls with its follow-up) may go out now; if so its calls are held.
+
+        No when the build stops, when the budget has no room, or when `cap` requests are already handed to the
+        engine by all streams together (more would only queue in its scheduler, out of the budget's reach).
+        """
         with self._lock:
-            if self.stop is not None or self.limits.allowance(self.stats, self._reserved, calls, 1) < 1:
+            if self.stop is not None or self._outstanding[engine_key] >= cap:
+                return False
+            if self.limits.allowance(self.stats, self._reserved, calls, 1) < 1:
                 return False
             self._reserved += calls
+            self._outstanding[engine_key] += 1
+            return True
+
+    def following(self, engine_key: str) -> None:
+        """A follow-up is handed to the engine (its call was reserved with its first call)."""
+        with self._lock:
+            self._outstanding[engine_key] += 1
+
+    def wait_for_room(self, timeout: float) -> bool:
+        """A stream with nothing in flight was refused: wait for other streams' calls to land. False when
+        waiting cannot help: the build stops, or nothing is reserved anywhere (the budget is spent)."""
+        with self._lock:
+            if self.stop is not None or self._reserved == 0:
+                return False
+            self._changed.wait(timeout)
             return True
 
     def release(self, calls: int) -> None:
         with self._lock:
             self._reserved -= calls
+            self._changed.notify_all()
 
     def landed(self, engine_key: str, result: GenResult, stage: str, released: int) -> None:
         """A reply is back: count it, free the calls it held, and stop the build if too many have failed."""
         with self._lock:
             self._reserved -= released
+            self._outstanding[engine_key] -= 1
+            self._changed.notify_all()
             spent = self.stats.cost
             self.stats.count([result], lambda p, c: self.limits.cost(engine_key, p, c))
             problem = self.stop is None and self.limits.error_message(self.stats, final=False)

@@ -39,14 +39,19 @@ def map_groups(fn: Callable[[Sequence[T]], R], items: Sequence[T], workers: int,
     groups = [items[i : i + size] for i in range(0, len(items), size)]
     if len(groups) <= 1:
         return [fn(g) for g in groups]
+    failure: BaseException | None = None
     with ThreadPoolExecutor(max_workers=min(workers, len(groups)), thread_name_prefix="prefsynth-group") as pool:
         # each group runs in a copy of this context: Prefect's flow run (logs) and anything else set here
         futures = [pool.submit(contextvars.copy_context().run, fn, g) for g in groups]
         try:
             return [f.result() for f in futures]
-        except BaseException as exc:
+        except BaseException as exc:  # Ctrl-C included: stop sending, let what is in flight land and be saved
+            failure = exc
             if runner.stop is None:
                 runner.stop = exc if isinstance(exc, BuildStopped) else BuildStopped(f"stopped: {exc!r}")
             for f in futures:
                 f.cancel()
-            raise runner.stop if isinstance(exc, BuildStopped) else exc
+    # here every group has ended: the stop reason reports the final spending
+    if isinstance(failure, BuildStopped):
+        raise runner.final_stop() from None
+    raise failure

@@ -1,8 +1,8 @@
 """Streaming a run's cache misses to an engine that takes one request at a time (`engine.submit`, a server).
 
 No batches and no barrier: the engine's scheduler (engines/scheduler.py) sends each request the moment one of
-its `max_concurrency` slots frees, and this loop keeps it fed (up to twice its concurrency queued per run, so a
-slot never waits for the flow). Each reply is counted, checked against the build's limits and saved to the call
+its `max_concurrency` slots frees, and the streams keep it fed (all streams together hand it at most a quarter
+more than its slots, so a slot never waits for the flow and the budget still sees every request before it goes). Each reply is counted, checked against the build's limits and saved to the call
 cache as it arrives (in groups, at most `SAVE_EVERY_S` = 50 ms after it arrived): a killed build loses only the
 requests in flight and the replies of its last 50 ms. A follow-up (the judge's re-ask) goes out the moment its first call is back.
 
@@ -65,15 +65,18 @@ def stream_calls(runner: CallRunner, engine, engine_key: str, name: str, todo: l
     firsts: list[GenResult | None] = [None] * len(todo)
     seconds: list[GenResult | None] = [None] * len(todo)
     pending: dict[Future, tuple[int, GenRequest | None]] = {}  # future → (position, follow-up request or None)
-    window = 2 * max(1, engine.concurrency)
+    cap = engine.concurrency + max(1, engine.concurrency // 4)  # handed to the engine by all streams at once
     writer = runner.writer
     sent = 0
     try:
         while True:
-            while sent < len(todo) and len(pending) < window and runner.reserve(engine_key, per_request):
+            while sent < len(todo) and runner.reserve(engine_key, per_request, cap):
                 pending[engine.submit(todo[sent][1])] = (sent, None)
                 sent += 1
             if not pending:
+                if sent < len(todo) and runner.wait_for_room(SAVE_EVERY_S):
+                    writer.flush(only_due=True)
+                    continue
                 break
             done, _ = wait(list(pending), timeout=SAVE_EVERY_S, return_when=FIRST_COMPLETED)
             writer.flush(only_due=True)
@@ -91,6 +94,7 @@ def stream_calls(runner: CallRunner, engine, engine_key: str, name: str, todo: l
                 again = followup(todo[pos][1], result) if followup is not None else None
                 runner.landed(engine_key, result, stage, released=per_request if again is None else 1)
                 if again is not None and runner.stop is None:
+                    runner.following(engine_key)
                     pending[engine.submit(again)] = (pos, again)  # its call was reserved with the first
                     continue
                 if again is not None:

@@ -147,5 +147,8 @@ def test_a_dead_server_stops_a_large_build_after_a_few_batches(tmp_path):
     prompts = [f"Question number {i}?" for i in range(40)]
     code, err, received, catalog = hard_faults_only(tmp_path, prompts, batch_size=4)
     assert code == 1 and "20 of 20 engine calls failed after retries" in err
-    assert sum(received.values()) == 20 * 3  # 5 batches of 4, 3 attempts each; the other 20 prompts never sent
+    # The check comes after 20 failed calls (3 attempts each); the requests handed to the engine then still land
+    # (at most the engine's 4 slots + a quarter more, runtime/stream.py); the rest is never sent.
+    cap = ENGINE["max_concurrency"] + 1
+    assert 20 * 3 <= sum(received.values()) <= (20 + cap) * 3 < len(prompts) * 3
     assert version_rows(catalog)["dataset_versions"] == 0

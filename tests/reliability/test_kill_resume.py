@@ -12,6 +12,7 @@ build is killed while it waits on the network with nothing answered-but-unsaved;
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,8 +89,16 @@ def kill_and_resume(env: dict, tmp: Path, reference: Reference, server, until, e
     [("sampling", BATCH), ("judging", SAMPLING + 4 * BATCH)],
 )
 def test_kill_while_waiting_on_the_model_loses_no_answered_call(prefect_env, tmp_path, reference, stage, hold_after):
+    held_since: list[float] = []
+
+    def saved_and_waiting() -> bool:
+        """Held, and longer than the runtime keeps a reply unsaved (runtime/stream.py: SAVE_EVERY_S = 50 ms)."""
+        if server.held and not held_since:
+            held_since.append(time.monotonic())
+        return bool(held_since) and time.monotonic() - held_since[0] > 0.5
+
     with policy_server(delay_s=0.02, hold_after=hold_after) as server:
-        facts = kill_and_resume(prefect_env, tmp_path, reference, server, until=lambda: server.held > 0)
+        facts = kill_and_resume(prefect_env, tmp_path, reference, server, until=saved_and_waiting)
     # Every reply the build had received was in the catalog when it died, and none was asked for again.
     assert facts["stored"] == set(facts["answered_at_kill"]) and len(facts["stored"]) == hold_after
     assert set(facts["answered"].values()) == {1}
@@ -108,7 +117,8 @@ def test_kill_during_the_final_commit_leaves_no_version_and_the_rerun_is_free(pr
 
 def test_kill_at_an_arbitrary_moment_repeats_only_replies_in_flight(prefect_env, tmp_path, reference):
     """No gate: the kill lands while a batch is half answered. Calls whose batch was saved are never asked again;
-    only replies of the batches in flight (not yet saved) can be asked again — at most batch_size × in flight."""
+    only replies of the batches in flight (not yet saved) can be asked again — at most batch_size × in flight
+    (the server engine streams: at most its requests in flight and the replies of the last 50 ms)."""
     batch_size, in_flight = 8, 2
     with policy_server(delay_s=0.15) as server:
         facts = kill_and_resume(prefect_env, tmp_path, reference, server,
