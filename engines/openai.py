@@ -22,6 +22,7 @@ from .scheduler import Scheduler, run_on_loop
 log = logging.getLogger(__name__)
 
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+POOL_CONNECTIONS = 8  # connections per httpx pool (see OpenAIEngine._post)
 
 
 class _Retryable(Exception):
@@ -83,7 +84,8 @@ class OpenAIEngine:
         self.concurrency = config.max_concurrency  # a batch this big keeps every allowed slot busy
         self.scheduler = Scheduler(config.max_concurrency, config.max_requests_per_minute,
                                    config.max_tokens_per_minute)
-        self._client: httpx.AsyncClient | None = None  # made on the engine loop, kept for the process
+        self._clients: list[httpx.AsyncClient] = []  # made on the engine loop, kept for the process
+        self._active: list[int] = []  # calls in flight per client
 
     def submit(self, request: GenRequest) -> Future:
         """Send one request now (it queues for a slot); a future of its `GenResult`, never an exception."""
@@ -93,13 +95,25 @@ class OpenAIEngine:
         futures = [self.submit(r) for r in requests]
         return [f.result() for f in futures]
 
-    def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
-            # The pool is as large as the scheduler's limit, so no call that has a slot waits for a connection.
+    async def _post(self, url: str, body: dict, headers: dict) -> httpx.Response:
+        """POST on the least busy of several small connection pools.
+
+        httpcore looks at every connection of its pool each time a request starts or ends, which for one pool of
+        64 connections cost more CPU than the rest of a build (benchmarks/latency_bound.py); pools of at most
+        `POOL_CONNECTIONS` keep that small. No pool limits its connections: the scheduler's slots do.
+        """
+        if not self._clients:
             n = self.config.max_concurrency
-            limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
-            self._client = httpx.AsyncClient(limits=limits, timeout=self.config.timeout_s)
-        return self._client
+            limits = httpx.Limits(max_connections=n, max_keepalive_connections=POOL_CONNECTIONS)
+            self._clients = [httpx.AsyncClient(limits=limits, timeout=self.config.timeout_s)
+                             for _ in range(-(-n // POOL_CONNECTIONS))]
+            self._active = [0] * len(self._clients)
+        i = min(range(len(self._clients)), key=self._active.__getitem__)
+        self._active[i] += 1
+        try:
+            return await self._clients[i].post(url, json=body, headers=headers)
+        finally:
+            self._active[i] -= 1
 
     async def _one(self, req: GenRequest) -> GenResult:
         cfg = self.config
@@ -146,7 +160,7 @@ class OpenAIEngine:
                 await asyncio.sleep(wait)
             try:
                 async with sched.slot(estimate), asyncio.timeout(cfg.timeout_s):  # total time, not per read
-                    resp = await self._http().post(url, json=body, headers=headers)
+                    resp = await self._post(url, body, headers)
                 completions, prompt_tokens = _parse(resp, chat=req.messages is not None)
                 sched.succeeded(estimate, prompt_tokens + sum(c.completion_tokens for c in completions))
                 return completions, prompt_tokens

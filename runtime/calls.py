@@ -107,8 +107,7 @@ class CallRunner:
     ) -> list[Answer]:
         """Like `run`, plus each request's follow-up (see tasks.generate), both through the cache."""
         name = self.engine_name(engine_key)
-        with self._lock:
-            plan = self.cache.plan(name, requests)
+        plan = self.cache.plan(name, requests)  # the catalog serialises its readers and writers
         progress.start(stage, len(requests))
         n_cached = len(requests) - len(plan.to_call)
         progress.advance(stage, n_cached, cached=n_cached)
@@ -215,9 +214,9 @@ class CallRunner:
             progress.advance(stage, 0, cost=cost)
 
     def save_rows(self, rows: list) -> None:
-        """Successful replies (key, engine name, request, result) into the call cache."""
-        with self._lock:
-            self.cache.store.put_calls(rows)
+        """Successful replies (key, engine name, request, result) into the call cache (the catalog has its own
+        lock: the runner's stays free for the streams meanwhile)."""
+        self.cache.store.put_calls(rows)
 
     def _call(self, engine_key, name, plan, requests, stage, followup) -> list[Answer]:
         """Send the cache misses in batches, at most `batches_in_flight` at once; save each as it returns.

@@ -31,12 +31,14 @@ class CacheWriter:
     """Replies on their way to the call cache, shared by every stream of a build.
 
     One DuckDB insert costs ~4 ms whatever its size, so replies are written in groups: whichever stream thread
-    finds the oldest waiting reply `SAVE_EVERY_S` old writes them all (streams wake at least that often).
+    finds the oldest waiting reply `SAVE_EVERY_S` old writes them all (streams wake at least that often), while
+    the other streams go on sending (they never wait for a write in progress).
     """
 
     def __init__(self, save: Callable[[list], None]):
         self.save, self.rows, self.since = save, [], 0.0
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards `rows`, held for microseconds
+        self._saving = threading.Lock()  # held while one group is written
 
     def add(self, key: str, name: str, request: GenRequest, result: GenResult) -> None:
         if not result.ok:
@@ -47,11 +49,17 @@ class CacheWriter:
             self.rows.append((key, name, request, result))
 
     def flush(self, only_due: bool = False) -> None:
-        with self._lock:
-            if not self.rows or (only_due and time.monotonic() - self.since < SAVE_EVERY_S):
-                return
-            rows, self.rows = self.rows, []
-            self.save(rows)  # under the lock: groups reach the cache in the order they were made
+        """Write the waiting replies; with `only_due`, only when they are due and no other write is running."""
+        if not self._saving.acquire(blocking=not only_due):
+            return
+        try:
+            with self._lock:
+                if not self.rows or (only_due and time.monotonic() - self.since < SAVE_EVERY_S):
+                    return
+                rows, self.rows = self.rows, []
+            self.save(rows)
+        finally:
+            self._saving.release()
 
 
 def stream_calls(runner: CallRunner, engine, engine_key: str, name: str, todo: list[tuple[str, GenRequest]],
