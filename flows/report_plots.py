@@ -127,7 +127,9 @@ def juror_agreement(s: dict, out: Path) -> Plot:
     ax.set_title("Juror agreement (Cohen's κ on pair winners)")
     fig.colorbar(im, ax=ax, shrink=0.8)
     return _save(fig, out, "juror_agreement.png"), ("Pairwise Cohen's κ between jurors' winners on the pairs both "
-                                                    "judged (n); a pairwise juror's winner sums its two orders.")
+                                                    "judged (n): which of the two responses won (not whether the "
+                                                    "jury's chosen one did); a pairwise juror's winner sums its two "
+                                                    "orders.")
 
 
 def longer_won(s: dict, out: Path) -> Plot:

@@ -98,13 +98,19 @@ def longer_won(data: PreferenceData) -> dict[str, Any]:
 
 
 def juror_winners(data: PreferenceData) -> dict[str, dict[str, int]]:
-    """Judge → pair id → its winner on that pair (+1 chosen, −1 rejected, 0 tie), from all its votes on the pair
-    (a pairwise judge's two orders summed: one that flips with the order has no preference)."""
+    """Judge → pair id → which response it says won (+1 the response with the smaller id, −1 the other, 0 tie),
+    from all its votes on the pair (a pairwise judge's two orders summed: one that flips with the order has no
+    preference).
+
+    Absolute, not relative to the pair's chosen response: the jury picked `chosen` from these same votes, so
+    "voted for chosen" is nearly always +1 for every juror and Cohen's κ on it sits near zero even when the
+    jurors agree. The smaller id is a fixed order that does not depend on the jury's decision.
+    """
     by_id = {j.id: j for j in data.judgments}
     out: dict[str, dict[str, int]] = defaultdict(dict)
     for p in data.pairs:
         js = [_as_judgment(by_id[i]) for i in p.judgment_ids if i in by_id]
-        x, y = SimpleNamespace(id=p.chosen_id), SimpleNamespace(id=p.rejected_id)
+        x, y = (SimpleNamespace(id=i) for i in sorted((p.chosen_id, p.rejected_id)))
         margins: dict[str, list[float]] = defaultdict(list)
         for v in votes_for(x, y, js):
             if v.margin is not None:
@@ -116,7 +122,8 @@ def juror_winners(data: PreferenceData) -> dict[str, dict[str, int]]:
 
 
 def juror_kappa(data: PreferenceData) -> dict[str, Any]:
-    """Pairwise Cohen's κ (Cohen 1960) between jurors' winners, over the pairs both voted on."""
+    """Pairwise Cohen's κ (Cohen 1960) between jurors' absolute winners (see `juror_winners`), over the pairs
+    both voted on."""
     winners = juror_winners(data)
     judges = sorted(winners)
     k = len(judges)
