@@ -13,7 +13,7 @@ from .cli_base import CatalogOpt, app, catalog_path, err, fail, open_catalog, ou
 import typer  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from ..storage.catalog import CatalogBusy  # noqa: E402
+from ..storage.catalog import CatalogError  # noqa: E402
 from ..storage.inputs import InputError  # noqa: E402
 from ..storage.versions import VersionNotFound, get_version, list_versions  # noqa: E402
 from . import cli_flows  # noqa: E402,F401 — registers build, label-steps, rationalize, eval-judge
@@ -157,7 +157,7 @@ def import_judgments_cmd(
         counts = import_judgments(file, catalog_path(catalog))
     except InputError as exc:
         fail(str(exc))
-    except CatalogBusy as exc:
+    except CatalogError as exc:
         fail(str(exc), 1)
     if as_json:
         out.print_json(json.dumps(counts))
@@ -195,6 +195,9 @@ def report(
 def main() -> None:
     try:
         app()
+    except CatalogError as exc:  # a damaged block DuckDB only noticed mid-command: one line, no traceback
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+        sys.exit(1)
     except KeyboardInterrupt:
         err.print("interrupted: no version was written")
         sys.exit(130)

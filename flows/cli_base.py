@@ -21,7 +21,7 @@ import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
 
 from .. import progress  # noqa: E402
-from ..storage.catalog import Catalog, CatalogBusy, open_waiting  # noqa: E402
+from ..storage.catalog import Catalog, CatalogError, open_waiting  # noqa: E402
 from ..storage.inputs import InputError  # noqa: E402
 from .config import ConfigError  # noqa: E402
 
@@ -73,7 +73,7 @@ def open_catalog(path: Path) -> Catalog:
         fail(f"no catalog at {path} (run `prefsynth build CONFIG` first, or pass --catalog)")
     try:
         return Catalog(path, read_only=True)
-    except CatalogBusy as exc:
+    except CatalogError as exc:  # busy, or a damaged file: the message names the file
         fail(str(exc), 1)
 
 
@@ -121,11 +121,11 @@ def run_flow(flow_fn, cfg, path: Path, quiet: bool, wait_s: float = 0.0) -> dict
 
     try:
         held = open_waiting(path, wait_s)
-    except CatalogBusy as exc:
+    except CatalogError as exc:  # busy (after `wait_s`), or a damaged file
         fail(str(exc), 1)
     view = None if quiet else RichProgress()
     progress.install(view)
-    expected = (CatalogBusy, EngineError, InputError, BuildStopped)
+    expected = (CatalogError, EngineError, InputError, BuildStopped)
     try:
         with held, quiet_expected_failures(expected):
             if view:
