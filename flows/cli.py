@@ -81,6 +81,10 @@ def export(
     threshold: float = typer.Option(
         0.0, "--label-threshold", help="Stepwise: a step is correct when its MC value is above this (0 = any correct)"
     ),
+    truncate: bool = typer.Option(
+        False, "--truncate-after-first-error",
+        help="Stepwise: keep each row's steps up to its first error (the OmegaPRM/PRM800K convention)",
+    ),
     push_to_hub: Optional[str] = typer.Option(
         None, "--push-to-hub", help="With --format hf: upload to this dataset repo (ORG/NAME); token from $HF_TOKEN"
     ),
@@ -96,7 +100,7 @@ def export(
     with open_catalog(catalog_path(catalog)) as cat:
         try:
             v = get_version(cat, ref)
-            path = export_version(cat, v, fmt, out_dir, threshold)
+            path = export_version(cat, v, fmt, out_dir, threshold, truncate)
         except (VersionNotFound, ExportError, hub.PublishError, ValueError) as exc:
             fail(str(exc))
     out.print(f"wrote {path} ({v.row_count} rows)")

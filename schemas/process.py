@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .ids import content_id
 
-CheckStatus = Literal["correct", "incorrect", "unparseable", "timeout", "error"]
+# "truncated": the continuation was cut at max_tokens, so its answer is unknown (never wrong).
+CheckStatus = Literal["correct", "incorrect", "unparseable", "timeout", "error", "truncated"]
 LabelMethod = Literal["omegaprm", "math_shepherd"]
 
 # A step ends at a blank line (or a run of them); the separator stays with the step before it.
@@ -25,14 +26,16 @@ DEFAULT_STEP_SEPARATOR = r"\n\s*\n"
 _RECORD = ConfigDict(extra="forbid", frozen=True)
 _CONFIG = ConfigDict(extra="forbid")
 
-# What a checked answer says about correctness: timeouts and checker errors leave it unknown.
+# What a checked answer says about correctness: timeouts, checker errors and cut-off texts leave it unknown.
 _CORRECT_BY_STATUS: dict[str, bool | None] = {
     "correct": True,
     "incorrect": False,
     "unparseable": False,
     "timeout": None,
     "error": None,
+    "truncated": None,
 }
+UNKNOWN_STATUSES = frozenset(s for s, known in _CORRECT_BY_STATUS.items() if known is None)
 
 
 class Problem(BaseModel):
@@ -59,7 +62,7 @@ class Solution(BaseModel):
     """A full solution text (a policy sample or a search rollout = prefix + completion) and its checked answer.
 
     `correct` follows `check_status`: True for "correct", False for "incorrect"/"unparseable", None when the
-    check timed out or failed.
+    check timed out or failed or the text was cut at max_tokens ("truncated").
     """
 
     model_config = _RECORD
@@ -161,11 +164,12 @@ class StepLabel(BaseModel):
         return self.n_correct > 0
 
 
-def first_error_index(labels: list[StepLabel]) -> int | None:
-    """The located first error of one solution under one method: its first step labelled with no correct
-    continuation, or None when every labelled step has one."""
-    zeros = [label.step_index for label in labels if label.n_correct == 0]
-    return min(zeros) if zeros else None
+def first_error_index(labels: list[StepLabel], threshold: float = 0.0) -> int | None:
+    """The located first error of one solution under one method: its first labelled step whose MC is at most
+    `threshold` (at 0: no correct continuation), or None when every labelled step is above it. The one rule
+    behind both the exported `first_error` and the hard labels (correct before it, wrong from it on)."""
+    errors = [label.step_index for label in labels if label.mc <= threshold]
+    return min(errors) if errors else None
 
 
 class RolloutRequest(NamedTuple):
@@ -181,15 +185,21 @@ class RolloutRequest(NamedTuple):
 class Rollout(NamedTuple):
     """One continuation of a prefix with its checked outcome; `text` is the completion only (not the prefix).
 
-    A plain `(text, correct, n_tokens)` tuple is accepted; `correct` must be False for anything that did not
-    reach the gold answer (wrong, unparseable, checker timeout). Pass `check_status` too: OmegaPRM searches
-    only rollouts known to be wrong, never one whose check timed out or failed."""
+    A plain `(text, correct, n_tokens)` tuple is accepted (its outcome is then known: `correct`); `correct`
+    must be False for anything that did not reach the gold answer. A `check_status` of "timeout", "error" or
+    "truncated" makes the outcome unknown: such a rollout counts in no MC estimate (neither n_correct nor
+    n_rollouts) and is never searched."""
 
     text: str
     correct: bool
     n_tokens: int = 0
     final_answer: str | None = None
     check_status: CheckStatus | None = None
+
+    @property
+    def known(self) -> bool:
+        """Whether the rollout's outcome is known (checked correct, wrong or unparseable)."""
+        return self.check_status not in UNKNOWN_STATUSES
 
 
 PrefixLookup = Callable[[str, str], "PrefixValue | None"]
@@ -207,6 +217,11 @@ class OmegaPRMConfig(BaseModel):
     c_puct: float = Field(0.125, ge=0.0, description="Exploration weight of U(s) = c_puct*sqrt(sum N)/(1+N(s))")
     max_searches: int = Field(
         100, ge=0, description="Selections (binary searches) per problem: the paper's search limit"
+    )
+    search_all_wrong: bool = Field(
+        False,
+        description="Search questions whose every screening rollout is wrong (off by default: their labels would "
+        "say the question is too hard, not where reasoning failed; such searches stop with `all_wrong`)",
     )
     max_estimates: int = Field(
         200, ge=1,

@@ -5,10 +5,12 @@ arXiv:2406.06592.
 
 Per problem:
 1. Screening: k rollouts from the empty prefix (the root state). All correct: nothing to locate, stop. All
-   wrong: still searched, since the question itself cannot be the error.
+   wrong: stop too (`all_wrong`): labels of a question the policy never solves say it is too hard, not where
+   its reasoning failed; `search_all_wrong` searches them anyway.
 2. Select the (state s, wrong rollout r) maximising Q(s,r) + U(s), Q = alpha^(1-MC(s)) * beta^(len(r)/L),
    U = c_puct * sqrt(sum_s' N(s')) / (1 + N(s)). The pool holds the wrong rollouts of the root and of every
-   state with 0 < MC < 1; each (state, rollout) leaves the pool when selected and never comes back.
+   state with 0 < MC < 1, keyed by the full solution text (state prefix + rollout): the same solution reached
+   from two states is pooled, searched and labelled once, and never comes back once selected.
 3. Binary search over the steps of r: lo = the state (known MC > 0), hi = the finished wrong rollout (terminal,
    MC = 0). Probe mid = (lo+hi)//2 with k rollouts from prefix(mid): MC > 0 moves lo right, MC = 0 moves hi
    left. Every probe extends the last prefix known to be correct. The first error is step hi-1.
@@ -19,9 +21,13 @@ Budget: `max_estimates` counts Monte Carlo estimates, i.e. engine requests of k 
 It is never exceeded: a rollout is selectable only if its worst-case binary search (ceil(log2(#steps))
 probes) fits in what is left. Prefixes already in the tree or found by the injected memo lookup cost nothing.
 
+Unknown is not wrong: rollouts whose check timed out or failed, or that were cut at max_tokens, count in no
+estimate (neither n_correct nor n_rollouts) and are never searched; a prefix with no known rollout is a
+failed probe, not MC = 0.
+
 Fixes over the public implementation: answers compare exactly (`tasks/answers.py`, not by substring), a
-selected (state, rollout) is never re-queued, probes are built on the known-correct prefix, and each
-prefix is estimated once.
+selected solution is never re-queued, probes are built on the known-correct prefix, and each prefix is
+estimated once.
 
 Batching: an `OmegaPRMSearch` is a state machine whose `request` is the one `RolloutRequest` it waits on;
 `omegaprm_batches` advances many of them together so one engine call carries one request per problem.
@@ -41,8 +47,7 @@ from ...schemas.process import (
 from ..steps import completion_steps, steps_from_texts
 
 RolloutBatchFn = Callable[[list[RolloutRequest]], list[list[Rollout]]]
-StopReason = Literal["all_correct", "pool_empty", "max_searches", "budget", "screening_failed"]
-_UNKNOWN = ("timeout", "error")  # check statuses that leave a rollout's correctness unknown
+StopReason = Literal["all_correct", "all_wrong", "pool_empty", "max_searches", "budget", "screening_failed"]
 _Probe = Generator[RolloutRequest, list[Rollout], "_Node | None"]  # yields requests, returns the estimated node
 
 
@@ -128,8 +133,8 @@ class OmegaPRMSearch:
         self.stats = SearchStats()
         self._lookup = lookup
         self._nodes: dict[str, _Node] = {}
-        self._pool: dict[tuple[str, str], _Candidate] = {}
-        self._ever_pooled: set[tuple[str, str]] = set()
+        self._pool: dict[str, _Candidate] = {}  # keyed by the full solution text
+        self._ever_pooled: set[str] = set()
         self._total_visits = 0
         self._records = _Records()
         self._machine = self._run()
@@ -168,12 +173,15 @@ class OmegaPRMSearch:
         if root.n_correct == root.n_rollouts:
             self.stats.stop_reason = "all_correct"
             return
+        if root.n_correct == 0 and not self.config.search_all_wrong:
+            self.stats.stop_reason = "all_wrong"
+            return
         while self.stats.searches < self.config.max_searches:
             candidate = self._select()
             if candidate is None:
                 self.stats.stop_reason = "budget" if self._pool else "pool_empty"
                 return
-            del self._pool[(candidate.state.prefix, candidate.rollout.text)]
+            del self._pool[candidate.state.prefix + candidate.rollout.text]
             self.stats.searches += 1
             yield from self._binary_search(candidate)
         self.stats.stop_reason = "max_searches"
@@ -237,9 +245,10 @@ class OmegaPRMSearch:
         self.stats.generated_tokens += sum(r.n_tokens for r in rollouts)
         sink = self._records.screening if parent is None else self._records.rollouts
         sink.extend(self._solution(prefix + r.text, r) for r in rollouts)
-        if not rollouts:
-            return None
-        node = _Node(prefix, steps, sum(r.correct for r in rollouts), len(rollouts), parent)
+        known = [r for r in rollouts if r.known]
+        if not known:
+            return None  # no rollout with a known outcome: a failed probe, never MC = 0
+        node = _Node(prefix, steps, sum(r.correct for r in known), len(known), parent)
         self._nodes[prefix] = node
         self._records.values.append(PrefixValue(
             problem_id=self.problem.id, prefix_hash=prefix_hash(prefix, self.model),
@@ -253,8 +262,8 @@ class OmegaPRMSearch:
     def _pool_wrong_rollouts(self, node: _Node, rollouts: list[Rollout]) -> None:
         """Only rollouts known to be wrong are searchable: a checker timeout says nothing about the answer."""
         for rollout in rollouts:
-            key = (node.prefix, rollout.text)
-            if rollout.correct or rollout.check_status in _UNKNOWN or key in self._ever_pooled:
+            key = node.prefix + rollout.text
+            if rollout.correct or not rollout.known or key in self._ever_pooled:
                 continue
             steps = completion_steps(rollout.text, self.config.step_separator)
             if steps:
