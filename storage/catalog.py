@@ -68,7 +68,8 @@ def _naming_corruption(path: Path):
 
 # Record type → (table, {field: column}) for the fields whose column name differs.
 _RENAMES = {"index": "idx"}
-_JSON_FIELDS = {"messages", "judgment_ids", "transcript", "judging_messages", "right_ids"}
+_JSON_FIELDS = {"messages", "judgment_ids", "transcript", "judging_messages", "right_ids", "sample_ids",
+                "incomplete_ids"}
 
 
 def _row(record: BaseModel) -> dict[str, Any]:

@@ -101,12 +101,22 @@ CREATE TABLE rationale_pairs (
 );
 """
 
+# Self-rationalization (issue 12 items 17–19): the order each item was shown in (old items: as given), one
+# judgment id per sample (old rows NULL: their votes were counted once per distinct reply), and the judgments
+# that were cut or re-asked (old rows NULL: not recorded).
+M007_RATIONALE_ORDER = """
+ALTER TABLE rationale_items ADD COLUMN swapped BOOLEAN DEFAULT false;
+ALTER TABLE rationale_items ADD COLUMN sample_ids JSON;
+ALTER TABLE rationale_items ADD COLUMN incomplete_ids JSON;
+"""
+
 # (name, SQL) in the order they apply. Append only.
 MIGRATIONS: list[tuple[str, str]] = [
     ("m001_initial", M001_INITIAL),
     ("m002_judging_protocols", M002_JUDGING_PROTOCOLS),
     ("m003_process_labels", M003_PROCESS_LABELS),
     ("m004_rationale", M004_RATIONALE),
+    ("m007_rationale_order", M007_RATIONALE_ORDER),
 ]
 
 
