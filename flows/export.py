@@ -11,7 +11,7 @@ from ..storage.catalog import Catalog
 from ..storage.export import preference_table, write_export
 from ..storage.rationale import rationale_pair_rows, rationale_sft_rows
 from ..storage.stepwise import stepwise_rows
-from ..tasks.labels import derive, math_shepherd, trl_stepwise, truncate_after_first_error
+from ..tasks.labels import derive, first_error_evidence, math_shepherd, trl_stepwise, truncate_after_first_error
 
 # format → the dataset kinds it exports (hf: any kind, in that kind's TRL format)
 FORMATS = {
@@ -25,8 +25,11 @@ FORMATS = {
 _STEPWISE_SCHEMA = pa.schema([
     ("prompt", pa.string()), ("completions", pa.list_(pa.string())), ("labels", pa.list_(pa.bool_())),
     ("mc_values", pa.list_(pa.float64())), ("progress", pa.list_(pa.float64())), ("estimated", pa.list_(pa.bool_())),
+    ("n_rollouts", pa.list_(pa.int64())), ("mc_lower", pa.list_(pa.float64())), ("mc_upper", pa.list_(pa.float64())),
     ("problem_id", pa.string()),
     ("solution_id", pa.string()), ("method", pa.string()), ("first_error", pa.int64()),
+    ("first_error_before_lower", pa.float64()), ("first_error_at_upper", pa.float64()),
+    ("first_error_separated", pa.bool_()),
 ])
 _SHEPHERD_SCHEMA = pa.schema([("input", pa.string()), ("label", pa.string()), ("problem_id", pa.string()),
                               ("solution_id", pa.string()), ("method", pa.string())])
@@ -69,7 +72,8 @@ def version_table(catalog: Catalog, version: DatasetVersion, table_format: str, 
             steps = steps[: labels.first_error + 1]
             labels = truncate_after_first_error(labels)
         if table_format == "trl-stepwise":
-            body = {**trl_stepwise(question, steps, labels), "first_error": labels.first_error}
+            evidence = {f"first_error_{k}": v for k, v in first_error_evidence(row, threshold).items()}
+            body = {**trl_stepwise(question, steps, labels), "first_error": labels.first_error, **evidence}
         else:
             body = math_shepherd(question, steps, labels)
         records.append({**body, "problem_id": problem_id, "solution_id": row.solution_id, "method": row.method})

@@ -110,12 +110,21 @@ ALTER TABLE rationale_items ADD COLUMN sample_ids JSON;
 ALTER TABLE rationale_items ADD COLUMN incomplete_ids JSON;
 """
 
+# Step estimates (issue 12, issue 16): the search's verdict on a prefix when a statistical test made it (OmegaPRM's
+# sequential estimation; NULL = the counts decide, as in every row written before). Prefix values written
+# before unknown rollouts were left out of the counts are no longer looked up (their keys are "prefix" hashes;
+# new ones are "prefix-v2", schemas/process.py:prefix_hash), so nothing old is rewritten.
+M005_STEP_ESTIMATES = """
+ALTER TABLE step_labels ADD COLUMN verdict VARCHAR;
+"""
+
 # (name, SQL) in the order they apply. Append only.
 MIGRATIONS: list[tuple[str, str]] = [
     ("m001_initial", M001_INITIAL),
     ("m002_judging_protocols", M002_JUDGING_PROTOCOLS),
     ("m003_process_labels", M003_PROCESS_LABELS),
     ("m004_rationale", M004_RATIONALE),
+    ("m005_step_estimates", M005_STEP_ESTIMATES),
     ("m007_rationale_order", M007_RATIONALE_ORDER),
 ]
 

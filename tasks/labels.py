@@ -7,8 +7,14 @@ it and False from it on, so they are monotone and always agree with the exported
 are the MC values (Math-Shepherd's soft estimate), progress is MC after − MC before (an advantage-style
 process reward).
 
-Steps never estimated (OmegaPRM estimates only the prefixes its binary search probed) have `mc` None and
-`estimated` False. Their hard label is inferred from the located first error, not measured: before it True
+Per step the export also carries the rollout count behind each value (`n_rollouts`) and its 95 % Wilson
+interval (`mc_lower`, `mc_upper`); per solution, `first_error_evidence` says how sure the located first error
+is: the interval of the step before it against the interval of the step itself (`separated` when they do not
+overlap). With OmegaPRM's sequential estimation a step can be an error although a rollout or two from it
+reached the answer (lucky completions after the error): the stored verdict decides, the counts stay as sampled.
+
+Steps never estimated (OmegaPRM estimates only the prefixes its binary search probed) have `mc`, `n_rollouts`
+and the interval None and `estimated` False. Their hard label is inferred from the located first error, not measured: before it True
 (a longer prefix still reached the gold answer), from it on False (they follow the error). The PRM800K /
 OmegaPRM convention supervises only up to the first error: `truncate_after_first_error` keeps exactly that.
 """
@@ -18,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..schemas.process import LabelledSolution, first_error_index
+from .search.estimate import wilson
 
 STEP_TAG = "ки"  # Math-Shepherd's step tag
 
@@ -29,6 +36,9 @@ class DerivedLabels:
     progress: list[float | None]
     estimated: list[bool]
     first_error: int | None
+    n_rollouts: list[int | None]
+    mc_lower: list[float | None]
+    mc_upper: list[float | None]
 
 
 def derive(row: LabelledSolution, threshold: float = 0.0) -> DerivedLabels:
@@ -41,7 +51,25 @@ def derive(row: LabelledSolution, threshold: float = 0.0) -> DerivedLabels:
     for i, value in enumerate(mc):
         before = by_step[i].parent_mc if i in by_step else None
         progress.append(value - before if value is not None and before is not None else None)
-    return DerivedLabels(hard, mc, progress, [i in by_step for i in range(row.n_steps)], fe)
+    counts = [(by_step[i].n_correct, by_step[i].n_rollouts) if i in by_step else None for i in range(row.n_steps)]
+    intervals = [wilson(*c) if c else (None, None) for c in counts]
+    return DerivedLabels(hard, mc, progress, [c is not None for c in counts], fe, [c[1] if c else None for c in counts],
+                         [lo for lo, _ in intervals], [hi for _, hi in intervals])
+
+
+def first_error_evidence(row: LabelledSolution, threshold: float = 0.0) -> dict:
+    """How sure the located first error is: the Wilson lower bound of the MC of the step before it
+    (`before_lower`; None when the error is step 0 or that step was not estimated), the upper bound at the
+    error (`at_upper`), and whether the two intervals are apart (`separated`). All None without an error."""
+    fe = first_error_index(list(row.labels), threshold)
+    if fe is None:
+        return {"before_lower": None, "at_upper": None, "separated": None}
+    by_step = {lb.step_index: lb for lb in row.labels}
+    before = by_step.get(fe - 1)
+    before_lower = wilson(before.n_correct, before.n_rollouts)[0] if before else None
+    at_upper = wilson(by_step[fe].n_correct, by_step[fe].n_rollouts)[1]
+    separated = before_lower > at_upper if before_lower is not None else None
+    return {"before_lower": before_lower, "at_upper": at_upper, "separated": separated}
 
 
 def trl_stepwise(question: str, steps: list[str], labels: DerivedLabels) -> dict:
@@ -53,6 +81,9 @@ def trl_stepwise(question: str, steps: list[str], labels: DerivedLabels) -> dict
         "mc_values": labels.mc,
         "progress": labels.progress,
         "estimated": labels.estimated,
+        "n_rollouts": labels.n_rollouts,
+        "mc_lower": labels.mc_lower,
+        "mc_upper": labels.mc_upper,
     }
 
 
@@ -62,7 +93,7 @@ def truncate_after_first_error(labels: DerivedLabels) -> DerivedLabels:
         return labels
     n = labels.first_error + 1
     return DerivedLabels(labels.hard[:n], labels.mc[:n], labels.progress[:n], labels.estimated[:n],
-                         labels.first_error)
+                         labels.first_error, labels.n_rollouts[:n], labels.mc_lower[:n], labels.mc_upper[:n])
 
 
 def math_shepherd(question: str, steps: list[str], labels: DerivedLabels) -> dict:

@@ -45,9 +45,11 @@ class RolloutPolicy:
 
 
 def rollout_request(policy: RolloutPolicy, problem: Problem, req: RolloutRequest) -> GenRequest:
-    """k continuations of the prefix. The seed is derived from (seed, problem, prefix): reproducible runs, and
-    distinct prefixes never share a random stream."""
-    seed = int(content_id(policy.seed, problem.id, req.prefix, length=8), 16) % (2**31)
+    """k continuations of the prefix. The seed is derived from (seed, problem, prefix, draw): reproducible runs,
+    distinct prefixes never share a random stream, and a further draw of the same prefix gets new samples
+    (not the call cache's copy of the first)."""
+    stream = (policy.seed, problem.id, req.prefix) + ((req.draw,) if req.draw else ())
+    seed = int(content_id(*stream, length=8), 16) % (2**31)
     return GenRequest(
         prompt=SOLVE_TEMPLATE.format(question=problem.question) + req.prefix,
         n=req.k,

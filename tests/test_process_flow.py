@@ -32,8 +32,8 @@ class SimEngine:
     def _one(self, req: GenRequest) -> GenResult:
         head, prefix = req.prompt.split("\n\nAnswer:\n", 1)
         pid = self.by_question[head.split("Question: ", 1)[1]]
-        rollouts = self.sim.continue_prefix(pid, prefix, req.n)
-        return GenResult(completions=[Completion(text=r.text, completion_tokens=r.n_tokens) for r in rollouts])
+        # the request's seed stands for the draw: a further draw of a prefix gets new continuations
+        return GenResult(completions=self.sim.complete(pid, prefix, req.n, draw=req.seed))
 
 
 @pytest.fixture
@@ -191,6 +191,11 @@ def test_export_truncates_after_first_error_and_flags_estimates(scripted_setup):
         assert len(short["completions"]) == 3 and short["labels"] == [True, True, False]
         assert all((v is None) == (not e) for v, e in zip(whole["mc_values"], whole["estimated"], strict=True))
         assert not all(whole["estimated"])
+        # issue 16 item 3: the rollouts behind each value and their interval; how sure the first error is
+        assert [n is not None for n in whole["n_rollouts"]] == whole["estimated"]
+        assert all(lo <= mc <= hi for lo, mc, hi in zip(whole["mc_lower"], whole["mc_values"], whole["mc_upper"],
+                                                       strict=True) if mc is not None)
+        assert whole["first_error_at_upper"] is not None and whole["first_error_separated"] is not None
 
 
 @pytest.mark.parametrize("method", ["omegaprm", "math_shepherd"])
