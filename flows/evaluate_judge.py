@@ -61,7 +61,7 @@ def report(config: JuryFields, items: list[GoldItem], result: JuryResult, names:
     for group, protocol, members in _groups(config, names):
         chosen = set(members)
         judgments = [[j for j in js if j.judge in chosen] for js in result.by_pair]
-        rows.append({**evaluate_group(group, protocol, len(members), items, judgments, config.filters),
+        rows.append({**evaluate_group(group, protocol, len(members), items, judgments, config.filters, result.jury),
                      "judges": members})
     sources = sorted({i.source for i in items})
     return {"items": len(items), "sources": sources, "gold_longer_wins": gold_longer_wins(items), "groups": rows}

@@ -17,7 +17,7 @@ from ..storage.catalog import Catalog
 from ..storage.records import imported_judgments
 from ..tasks.judge import debate, pointwise, single
 from ..tasks.judge.imported import match_imported
-from ..tasks.judge.jury import aggregate, jury_agreement, votes_for
+from ..tasks.judge.jury import Jury, JurorSpec, aggregate, jury_agreement, votes_for
 from ..tasks.pairs import mean_scores, select_pairs
 from .calls import CallRunner
 from .debating import run_debates
@@ -31,6 +31,7 @@ class JuryResult:
     pairs: list[PreferencePair]
     by_pair: list[list[Judgment]]  # the judgments of pairs[k], ratings included
     candidates: list[Pair]  # (x, y) of pairs[k]
+    jury: Jury  # how each juror's votes are read (score range, weight): filters re-count with it
 
 
 _PROTOCOLS = {JudgeConfig: single, PointwiseJudgeConfig: pointwise, DebateJudgeConfig: debate}
@@ -41,6 +42,12 @@ def juror_name(juror, runner: CallRunner) -> str:
     if isinstance(juror, ImportedJudgeConfig):
         return juror.judge
     return _PROTOCOLS[type(juror)].judge_name(runner.engine_name(juror.engine), juror)
+
+
+def jury_of(jurors: list, runner: CallRunner) -> Jury:
+    """Each juror's score range (its rubric, debate scores or declared import range) under its judge name; every
+    juror weighs 1 (tasks/judge/votes.py)."""
+    return Jury.of([JurorSpec(juror_name(j, runner), j.score_range) for j in jurors])
 
 
 def rate_samples(jurors: list, prompts: dict[str, Prompt], samples: list[Sample], runner: CallRunner) -> list[Judgment]:
@@ -113,10 +120,11 @@ def judge_given_pairs(jurors: list, prompts: dict[str, Prompt], pairs: list[Pair
         by_sample[r.first_id].append(r)
     ordered = judge_ordered(jurors, prompts, pairs, runner, catalog)
     by_pair = [by_sample[x.id] + by_sample[y.id] + js for (x, y), js in zip(pairs, ordered, strict=True)]
-    aggregated = [aggregate(x, y, js) for (x, y), js in zip(pairs, by_pair, strict=True)]
+    jury = jury_of(jurors, runner)
+    aggregated = [aggregate(x, y, js, jury) for (x, y), js in zip(pairs, by_pair, strict=True)]
     judgments = ratings + [j for js in ordered for j in js]
     return JuryResult(judgments=list({j.id: j for j in judgments}.values()), pairs=aggregated, by_pair=by_pair,
-                      candidates=pairs)
+                      candidates=pairs, jury=jury)
 
 
 def jury_stats(result: JuryResult) -> dict:
@@ -124,7 +132,7 @@ def jury_stats(result: JuryResult) -> dict:
     per_judge: dict[str, Counter] = defaultdict(Counter)
     for j in result.judgments:
         per_judge[j.judge][j.status] += 1
-    votes = [votes_for(x, y, js) for (x, y), js in zip(result.candidates, result.by_pair, strict=True)]
+    votes = [votes_for(x, y, js, result.jury) for (x, y), js in zip(result.candidates, result.by_pair, strict=True)]
     return {
         "judges": {name: dict(c) for name, c in sorted(per_judge.items())},
         "agreement": jury_agreement(votes),

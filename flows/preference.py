@@ -99,7 +99,7 @@ def preference_build(config: PreferenceBuildConfig, catalog_path: str = DEFAULT_
         samples = collapse_duplicates(collect_samples(config, prompts, runner, catalog), config.dedupe)
         jury = run_jury(config.jurors, by_id, samples, config.pairing, runner, catalog)
         ctx = FilterContext({j.id: j for j in jury.judgments}, {s.id: s for s in samples}, prompts=by_id,
-                            all_pairs=tuple(jury.pairs), parent_pairs=parent_pairs(config, catalog))
+                            all_pairs=tuple(jury.pairs), parent_pairs=parent_pairs(config, catalog), jury=jury.jury)
         run = filter_pairs(jury.pairs, config.filters, ctx)
         stats = build_stats(prompts, samples, jury, config, run.decisions, runner)
         if config.incremental != "off":

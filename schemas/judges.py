@@ -26,6 +26,11 @@ class JudgeConfig(BaseModel):
         6000, ge=100, description="Responses longer than this are cut (marked) in the judging prompt"
     )
 
+    @property
+    def score_range(self) -> tuple[float, float] | None:
+        """Verdicts only: no scores to put on the vote scale."""
+        return None
+
 
 class RubricConfig(BaseModel):
     """A Prometheus score rubric: the criterion and one description per integer score (contiguous, e.g. 1–5)."""
@@ -76,6 +81,11 @@ class PointwiseJudgeConfig(BaseModel):
     reask: bool = Field(True, description="Ask once more, constrained to the score lines, when a reply has none")
     max_response_chars: int = Field(6000, ge=100, description="Responses longer than this are cut in the prompt")
 
+    @property
+    def score_range(self) -> tuple[float, float]:
+        """The rubric's range: a rating difference d votes d / (high − low) × 2 (tasks/judge/votes.py)."""
+        return float(self.rubric.low), float(self.rubric.high)
+
 
 class DebateAgent(BaseModel):
     """One debater: a name and a persona (ChatEval's role descriptions)."""
@@ -125,6 +135,11 @@ class DebateJudgeConfig(BaseModel):
             raise ValueError(f"agent names must be distinct (got {names})")
         return self
 
+    @property
+    def score_range(self) -> tuple[float, float]:
+        """The agents' score range: a mean-score difference is scaled by it onto the vote scale."""
+        return float(self.score_min), float(self.score_max)
+
 
 class ImportedJudgeConfig(BaseModel):
     """Judgments loaded with `prefsynth import-judgments` under the judge name `judge` (no engine calls)."""
@@ -132,6 +147,24 @@ class ImportedJudgeConfig(BaseModel):
     model_config = _FORBID
     kind: Literal["imported"]
     judge: str = Field(..., min_length=1, description="The `judge` value of the imported lines")
+    score_min: float | None = Field(None, description="Lowest score the judge gives (with score_max: its range)")
+    score_max: float | None = Field(None, description="Highest score; without a range a score difference votes "
+                                                      "its sign only (a slight preference, ±1)")
+
+    @model_validator(mode="after")
+    def _range(self) -> ImportedJudgeConfig:
+        if (self.score_min is None) != (self.score_max is None):
+            raise ValueError("score_min and score_max go together")
+        if self.score_min is not None and self.score_max is not None and self.score_min >= self.score_max:
+            raise ValueError(f"score_min ({self.score_min:g}) must be below score_max ({self.score_max:g})")
+        return self
+
+    @property
+    def score_range(self) -> tuple[float, float] | None:
+        """The declared range of the imported scores, or None (unknown: a difference votes its sign)."""
+        if self.score_min is None or self.score_max is None:
+            return None
+        return self.score_min, self.score_max
 
 
 JurorConfig = Annotated[

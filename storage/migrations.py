@@ -101,6 +101,16 @@ CREATE TABLE rationale_pairs (
 );
 """
 
+# Votes on one scale (issue 12): a pair's margin, σ and agreement are over one vote per juror on −2..2
+# (`vote_scale` names it; NULL: an older row, per-order votes in mixed units), the jurors' shares for each side,
+# and the rank-consistency filter's C = (τ + 1)/2. Old rows are left as they are.
+M006_VOTE_SCALE = """
+ALTER TABLE pairs ADD COLUMN vote_scale VARCHAR;
+ALTER TABLE pairs ADD COLUMN chosen_share DOUBLE;
+ALTER TABLE pairs ADD COLUMN rejected_share DOUBLE;
+ALTER TABLE pairs ADD COLUMN consistency DOUBLE;
+"""
+
 # Self-rationalization (issue 12 items 17–19): the order each item was shown in (old items: as given), one
 # judgment id per sample (old rows NULL: their votes were counted once per distinct reply), and the judgments
 # that were cut or re-asked (old rows NULL: not recorded).
@@ -125,6 +135,7 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("m003_process_labels", M003_PROCESS_LABELS),
     ("m004_rationale", M004_RATIONALE),
     ("m005_step_estimates", M005_STEP_ESTIMATES),
+    ("m006_vote_scale", M006_VOTE_SCALE),
     ("m007_rationale_order", M007_RATIONALE_ORDER),
 ]
 
