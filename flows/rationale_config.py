@@ -49,8 +49,9 @@ class RationalizeConfig(LimitFields):
         description="Consensus needs its majority side to lead the runner-up by this fraction of parsed judgments",
     )
     order: Literal["balanced", "as_given"] = Field(
-        "balanced", description="balanced = every second item is shown with response_b first (recorded per item), "
-        "so a judge's position bias is not agreement with the reference; as_given = the file's order for all",
+        "balanced", description="balanced = half the items of each gold/verifier side (and half the rest) are shown "
+        "with response_b first, recorded per item, so a judge's position bias is not agreement with the reference; "
+        "as_given = the file's order for all",
     )
     max_pairs_per_item: int = Field(2, ge=1, le=64, description="Rationale pairs kept per item (most informative)")
     answer_timeout_s: float = Field(5.0, gt=0, description="Hard timeout of one math-verify check (verifier)")

@@ -1,9 +1,9 @@
 """The rationale flow: items → K sampled judgments → right/wrong by reference → rationale pairs → version.
 
-Self-rationalization (Trivedi et al. 2024): data to train the judge on its own rationales. Every second item is
-shown with its responses swapped (`order: balanced`, recorded per item), every sample is a vote, cut or re-asked
-replies are kept out of the training targets while a complete one agrees, and the run has the same budget and
-`max_error_rate` rule as every build (flows/budget.py, enforced by CallRunner).
+Self-rationalization (Trivedi et al. 2024): data to train the judge on its own rationales. Half the items of each
+known reference side are shown with their responses swapped (`order: balanced`, recorded per item), every
+sample is a vote, cut or re-asked replies are kept out of the training targets while a complete one agrees, and
+the run has the same budget and `max_error_rate` rule as every build (flows/budget.py, enforced by CallRunner).
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from ..storage.rationale import load_rationale_inputs
 from ..storage.versions import commit_version
 from ..tasks.judge import single
 from ..tasks.judge.parse import parse_pairwise
-from ..tasks.rationalize import (Reference, as_shown, best_rationale, consensus, distinct, rationale_pairs,
-                                 shown_swapped, split_right_wrong, verifier_reference)
+from ..tasks.rationalize import (Reference, as_shown, best_rationale, consensus, distinct, presentation_order,
+                                 rationale_pairs, split_right_wrong, verifier_reference)
 from ..tasks.verify import AnswerChecker
 from .artifacts import publish_version_artifacts
 from .budget import RunLimits
@@ -45,11 +45,13 @@ def read_inputs(config: RationalizeConfig) -> list[RationaleInput]:
 
 @dataclass(frozen=True)
 class Shown:
-    """One input as the judge sees it: `item.first` is shown as A (the input's response_b when `swapped`)."""
+    """One input as the judge sees it: `item.first` is shown as A (the input's response_b when `swapped`);
+    `known` is its gold or verifier reference in the input's order (None: the judgments decide)."""
 
     input: RationaleInput
     item: single.PairwiseItem
     swapped: bool
+    known: Reference | None
 
 
 @dataclass(frozen=True)
@@ -61,13 +63,16 @@ class Sampled:
     incomplete: frozenset[str]
 
 
-def show(config: RationalizeConfig, inputs: list[RationaleInput]) -> list[Shown]:
+def show(config: RationalizeConfig, inputs: list[RationaleInput], checker) -> list[Shown]:
+    """The items in the order the judge sees them, balanced per known reference side (`config.order`)."""
     prompts = {i.prompt_id: Prompt.of(i.prompt_text, i.source) for i in inputs}
+    known = [known_reference(config, inp, checker) for inp in inputs]
     out = []
-    for index, inp in enumerate(inputs):
+    for inp, ref, swapped in zip(inputs, known, presentation_order([r and r.winner for r in known], config.order),
+                                 strict=True):
         a, b = (imported_sample(inp.prompt_id, text) for text in (inp.response_a, inp.response_b))
-        swapped = shown_swapped(index, config.order)
-        out.append(Shown(inp, single.PairwiseItem(prompts[inp.prompt_id], *((b, a) if swapped else (a, b))), swapped))
+        pit = single.PairwiseItem(prompts[inp.prompt_id], *((b, a) if swapped else (a, b)))
+        out.append(Shown(inp, pit, swapped, ref))
     return out
 
 
@@ -92,16 +97,23 @@ def sample_judgments(config: RationalizeConfig, pitems: list[single.PairwiseItem
     return out
 
 
-def reference_for(config: RationalizeConfig, shown: Shown, judgments: list[Judgment], checker) -> Reference:
-    """The side that should win, in the order shown (gold labels and verifier outcomes are about the input's
-    order; the consensus is over the judgments, which already speak in the order shown)."""
-    mode, item = config.reference, shown.input
+def known_reference(config: RationalizeConfig, item: RationaleInput, checker) -> Reference | None:
+    """The gold label's or the verifier's reference, in the input's order; None when it is not one of those."""
+    mode = config.reference
     if mode in ("auto", "gold") and item.label:
-        return as_shown(Reference("A" if item.label == "A>B" else "B", "gold"), shown.swapped)
+        return Reference("A" if item.label == "A>B" else "B", "gold")
     if mode in ("auto", "verifier") and item.gold_answer is not None:
         a, b = (checker.check(text, item.gold_answer) for text in (item.response_a, item.response_b))
-        return as_shown(verifier_reference(_correct(a.status), _correct(b.status)), shown.swapped)
-    if mode in ("auto", "consensus"):
+        return verifier_reference(_correct(a.status), _correct(b.status))
+    return None
+
+
+def reference_for(config: RationalizeConfig, shown: Shown, judgments: list[Judgment]) -> Reference:
+    """The side that should win, in the order shown: a known reference restated for that order, else the
+    consensus of the judgments (which already speak in the order shown)."""
+    if shown.known is not None:
+        return as_shown(shown.known, shown.swapped)
+    if config.reference in ("auto", "consensus"):
         return consensus(judgments, config.min_consensus_margin)
     return Reference(None, "none")
 
@@ -135,13 +147,14 @@ def rationalize(config: RationalizeConfig, catalog_path: str = DEFAULT_CATALOG) 
     Stops without a version (BuildStopped) when a budget is reached or more calls fail than `max_error_rate`.
     """
     started = time.perf_counter()
-    shown = show(config, read_inputs(config))
+    inputs = read_inputs(config)
     with Catalog(catalog_path) as catalog, AnswerChecker(config.answer_timeout_s) as checker:
+        shown = show(config, inputs, checker)
         runner = CallRunner(CallCache(catalog), config.engines, config.batch_size, RunLimits.of(config))
         per_item = sample_judgments(config, [s.item for s in shown], runner)
         items, pairs, refs = [], [], []
         for sh, sampled in zip(shown, per_item, strict=True):
-            ref = reference_for(config, sh, sampled.judgments, checker)
+            ref = reference_for(config, sh, sampled.judgments)
             item = rationale_item(config, sh, sampled, ref)
             right, wrong = split_right_wrong(sampled.judgments, ref)  # per sample: the agreement counts votes
             pairs += rationale_pairs(item.id, right, wrong, config.max_pairs_per_item, sampled.incomplete)

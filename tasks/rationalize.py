@@ -38,11 +38,21 @@ def side(judgment: Judgment) -> str | None:
     return "A" if judgment.verdict.startswith("A>") else "B" if judgment.verdict.startswith("B>") else "="
 
 
-def shown_swapped(index: int, order: str) -> bool:
-    """Whether item `index` (input order) is shown with its response B first: every second item when `order` is
-    "balanced", so a gold label's side is A for half the items and B for the other half and a judge's position
-    bias cannot pass for agreement with the reference (issue 12 item 19); never when it is "as_given"."""
-    return order == "balanced" and index % 2 == 1
+def presentation_order(known: list[str | None], order: str) -> list[bool]:
+    """Which items are shown swapped (response B first), given each item's known reference side in the input's
+    order ("A", "B" from a gold label or the verifier; None when the judgments will decide, by consensus).
+
+    "balanced": within each group of items with the same known side, every second one is swapped, so each side
+    is shown as A for half its items and as B for the other half whatever the file's order (alternating items
+    alone would show an alternating A>B, B>A file as all A) and a judge's position bias cannot pass for
+    agreement with the reference (issue 12 item 19). "as_given": none.
+    """
+    seen: Counter = Counter()
+    swapped = []
+    for side_ in known:
+        swapped.append(order == "balanced" and seen[side_] % 2 == 1)
+        seen[side_] += 1
+    return swapped
 
 
 def as_shown(reference: Reference, swapped: bool) -> Reference:

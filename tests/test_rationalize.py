@@ -1,6 +1,7 @@
 """Self-rationalization: reference decisions, rationale pairs, and the flow on scripted judges."""
 
 import json
+from collections import Counter
 
 import duckdb
 import pyarrow.parquet as pq
@@ -243,26 +244,34 @@ def test_consensus_counts_every_sample_not_distinct_replies(tmp_path):
 
 @pytest.mark.usefixtures("prefect_harness")
 def test_half_the_items_are_shown_swapped_so_position_bias_is_not_training_signal(tmp_path):
-    """issue 12 item 19: with gold labels all A>B and a judge that always answers A>B, today every judgment agrees
-    with gold; half the items must be shown in the swapped order (recorded per item), so that judge is right on
-    half only, and the reference follows the order shown."""
+    """issue 12 item 19: a judge that always answers A>B agrees with every gold label when items are judged in the
+    file's order and the file's labels are all A>B. Half the items of each label must be shown swapped (recorded
+    per item), so that judge is right on half only, whatever the file's label pattern (here A>B ×4, then
+    alternating: swapping every second item alone would show the alternating ones as all A), and the reference
+    follows the order shown."""
     from tests.fakes import response_texts
 
-    items = [{"prompt": f"Q{i}?", "response_a": f"first {i}", "response_b": f"second {i}", "label": "A>B"}
-             for i in range(4)]
+    labels = ["A>B"] * 4 + ["A>B", "B>A"] * 2
+    items = [{"prompt": f"Q{i}?", "response_a": f"first {i}", "response_b": f"second {i}", "label": label}
+             for i, label in enumerate(labels)]
     config, catalog, engine = rationale_setup(tmp_path, items, lambda req, i: f"Reason {i}.\nVerdict: [[A>B]]")
     st = json.loads(run("rationalize", str(config), "--catalog", catalog, "--json"))["stats"]
-    assert st["agreement_with_reference"] == 0.5 and st["swapped_items"] == 2
-    shown_first = sorted(response_texts(r)[0].split()[0] for r in engine.requests)
-    assert shown_first == ["first", "first", "second", "second"]
+    assert st["agreement_with_reference"] == 0.5 and st["swapped_items"] == 4
+    shown_first = Counter(response_texts(r)[0].split()[0] for r in engine.requests)
+    assert shown_first == {"first": 4, "second": 4}
     con = duckdb.connect(catalog, read_only=True)
     rows = con.execute("""SELECT i.swapped, i.reference, a.text FROM rationale_items i
-                          JOIN samples a ON a.id = i.response_a_id ORDER BY a.text""").fetchall()
+                          JOIN samples a ON a.id = i.response_a_id""").fetchall()
     con.close()
-    for swapped, reference, shown_as_a in rows:  # A is the response shown first; gold follows it
-        assert (swapped, reference) == ((True, "B") if shown_as_a.startswith("second") else (False, "A"))
+    for swapped, reference, shown_as_a in rows:  # A is the response shown first; the gold side follows it
+        gold = labels[int(shown_as_a.split()[1])][0]
+        assert swapped == shown_as_a.startswith("second")
+        assert reference == ({"A": "B", "B": "A"}[gold] if swapped else gold)
+    assert Counter((label, swapped) for (swapped, _, _), label in
+                   zip(sorted(rows, key=lambda r: int(r[2].split()[1])), labels)) == \
+        {("A>B", False): 3, ("A>B", True): 3, ("B>A", False): 1, ("B>A", True): 1}
     sft = exported(tmp_path, "trl-sft", catalog)
-    assert len(sft) == 2 and all(r["messages"][-1]["content"].endswith("[[A>B]]") for r in sft)
+    assert len(sft) == 4 and all(r["messages"][-1]["content"].endswith("[[A>B]]") for r in sft)
 
 
 @pytest.mark.usefixtures("prefect_harness")
