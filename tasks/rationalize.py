@@ -67,10 +67,10 @@ def distinct(records: list[T]) -> list[T]:
     return list({r.id: r for r in records}.values())
 
 
-def training_reply(rationale: str, verdict: str) -> str:
+def training_reply(rationale: str | None, verdict: str) -> str:
     """The assistant turn a judge is trained on: its rationale, then the verdict line the template asks for."""
-    line = f"Verdict: [[{verdict}]]"
-    return f"{rationale.strip()}\n{line}" if rationale.strip() else line
+    line, rationale = f"Verdict: [[{verdict}]]", (rationale or "").strip()
+    return f"{rationale}\n{line}" if rationale else line
 
 
 def consensus(judgments: list[Judgment], min_margin: float) -> Reference:
