@@ -77,8 +77,8 @@ def collect_samples(config: PreferenceBuildConfig, prompts: list[Prompt], runner
 
 
 def parent_pairs(config: PreferenceBuildConfig, catalog: Catalog) -> tuple[PreferencePair, ...] | None:
-    """The pairs of the version this build will follow (read only when a cross-version filter needs them)."""
-    if not any(f.kind == "cross_version" for f in config.filters):
+    """The pairs of the version this build will follow (read only when a rank-consistency filter needs them)."""
+    if not any(f.kind == "rank_consistency" for f in config.filters):
         return None
     latest = latest_version(catalog, config.name)
     return None if latest is None else tuple(version_pairs(catalog, config.name, latest))

@@ -86,8 +86,8 @@ def drop_ties(pair: PreferencePair, ctx: FilterContext) -> tuple[bool, str]:
 
 
 def agreement(cfg: AgreementFilter, pair: PreferencePair, ctx: FilterContext) -> tuple[bool, str]:
-    """Keep pairs on which at least a fraction q of the votes equal the majority: the consensus filter for a jury
-    of judges (PoLL: Verga et al. 2024, "Replacing Judges with Juries").
+    """Keep pairs whose `agreement` — the share of jurors whose vote is for the pair's label — is at least q: the
+    consensus filter for a jury of judges (PoLL: Verga et al. 2024, "Replacing Judges with Juries").
     """
     if pair.n_parsed == 0:
         return False, "no parsed verdict"

@@ -1,7 +1,7 @@
 """Running the configured pair filters in order, and the funnel they make (pairs in → dropped per reason → out).
 
 Filters run stage by stage: every pair that survived filter k meets filter k + 1, so dataset-level filters
-(near-duplicate prompts, cross-version consistency) see exactly the pairs still in play. Each decision is
+(near-duplicate prompts, rank consistency) see exactly the pairs still in play. Each decision is
 recorded up to the one that drops a pair; a filter may keep a changed pair instead (see tasks/filter_rules.py).
 """
 
@@ -38,7 +38,7 @@ FILTERS: dict[str, _Spec] = {
     "length_bias": _Spec(rules.length_bias),
     "near_duplicate_pair": _Spec(ds.near_duplicate_pair),
     "near_duplicate_prompt": _Spec(ds.near_duplicate_prompt, ds.prepare_near_duplicate_prompts),
-    "cross_version": _Spec(ds.cross_version, ds.prepare_cross_version),
+    "rank_consistency": _Spec(ds.rank_consistency, ds.prepare_rank_consistency),
 }
 
 

@@ -219,3 +219,21 @@ def test_length_bias_recount_decides_whatever_an_earlier_filter_did():
     fields = ("chosen_id", "rejected_id", "margin", "tie", "agreement", "margin_std", "chosen_share")
     assert [getattr(after_flip.pair, f) for f in fields] == [getattr(direct.pair, f) for f in fields]
     assert after_flip.pair.derived_from == pair.id
+
+
+def test_rank_consistency_exports_c_on_every_pair_it_can_rank():
+    """issue 12 item 16: CREAM uses C = (τ + 1)/2 as a soft label; the filter records C on each pair of a prompt
+    whose ranking it could compare (None where τ is undefined), and a down-weight multiplies by the same C."""
+    from prefsynth.schemas.stages import RankConsistencyFilter
+
+    now = _ranking_pairs("abc") + _ranking_pairs("def", "p2") + _ranking_pairs("gh", "p3")
+    parent = _ranking_pairs("cba") + _ranking_pairs("dfe", "p2")  # p1: τ = −1; p2: τ = 1/3; p3: no parent ranking
+    c = FilterContext({}, {}, all_pairs=tuple(now), parent_pairs=tuple(parent))
+    run = filter_pairs(now, [RankConsistencyFilter(min_tau=-1.0)], c)  # keeps all, records C
+    consistency = {p.prompt_id: p.consistency for p in run.kept}
+    assert consistency == {"p1": 0.0, "p2": pytest.approx(2 / 3), "p3": None}
+    assert {p.prompt_id: p.weight for p in run.kept} == {"p1": 1.0, "p2": 1.0, "p3": 1.0}
+    assert all(p.derived_from for p in run.kept if p.prompt_id != "p3")
+    run = filter_pairs(now, [RankConsistencyFilter(min_tau=0.5, action="downweight")], c)
+    p2 = [(p.weight, p.consistency) for p in run.kept if p.prompt_id == "p2"]
+    assert p2 == [(pytest.approx(2 / 3), pytest.approx(2 / 3))] * 3

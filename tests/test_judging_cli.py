@@ -75,7 +75,7 @@ def test_every_protocol_runs_on_the_dry_run_engine_and_reproduces(workdir):
     st = first["stats"]
     assert len(st["judges"]) == 5 and st["pairing"] == "best_vs_each"
     assert {"fleiss_kappa", "alpha_nominal", "alpha_interval"} <= set(st["agreement"])
-    assert [s["filter"] for s in st["funnel"]["steps"]][-1] == "cross_version"
+    assert [s["filter"] for s in st["funnel"]["steps"]][-1] == "rank_consistency"  # `cross_version`: its old name
     protocols = dict(query(catalog, "SELECT protocol, count(*) FROM judgments GROUP BY protocol"))
     assert set(protocols) == {"pairwise", "pointwise", "debate"}
     assert protocols["pointwise"] == 2 * 8 * 3  # two pointwise jurors rate every sample
@@ -84,9 +84,16 @@ def test_every_protocol_runs_on_the_dry_run_engine_and_reproduces(workdir):
     assert {t["kind"] for t in turns} >= {"argument", "scores"}
     assert all(pid_pairs <= 2 for (pid_pairs,) in query(catalog, "SELECT count(*) FROM pairs WHERE derived_from IS NULL GROUP BY prompt_id"))
     again = run_json("build", workdir / "jury.yaml", "--catalog", catalog)
-    assert again["stats"]["engine_calls"] == 0 and again["content_hash"] == first["content_hash"]
+    # With a parent version, every kept pair also carries its consistency C: new rows, so a new content hash;
+    # from then on a rebuild reproduces it.
+    assert again["stats"]["engine_calls"] == 0 and again["rows"] == first["rows"]
+    third = run_json("build", workdir / "jury.yaml", "--catalog", catalog)
+    assert third["stats"]["engine_calls"] == 0 and third["content_hash"] == again["content_hash"]
     steps = {s["filter"]: s for s in again["stats"]["funnel"]["steps"]}
-    assert steps["cross_version"]["dropped"] == 0  # the same judgments rank the same way as the parent's
+    assert steps["rank_consistency"]["dropped"] == 0  # the same judgments rank the same way as the parent's
+    consistency = query(catalog, "SELECT DISTINCT p.consistency FROM dataset_rows d JOIN pairs p ON p.id = d.row_id "
+                                 "WHERE d.version = 2")
+    assert consistency == [(1.0,)]  # τ = 1: C = (τ + 1)/2 = 1 on every kept pair
 
 
 def _sized_policy(req: GenRequest, i: int) -> str:
@@ -212,8 +219,9 @@ def test_cross_version_consistency_drops_or_downweights_against_the_parent(workd
                                      "filters: [{kind: cross_version, action: downweight, min_tau: 0.5}]\n")
     v3 = run_json("build", workdir / "v3.yaml", "--catalog", catalog)  # parent v2 ranked the other way round
     assert v3["rows"] == 24 and v3["stats"]["funnel"]["steps"][0]["changed"]
-    weights = query(catalog, "SELECT DISTINCT p.weight FROM dataset_rows d JOIN pairs p ON p.id = d.row_id WHERE d.version = 3")
-    assert weights == [(0.0,)]
+    weights = query(catalog, "SELECT DISTINCT p.weight, p.consistency FROM dataset_rows d JOIN pairs p ON p.id = d.row_id "
+                             "WHERE d.version = 3")
+    assert weights == [(0.0, 0.0)]  # τ = −1: C = 0, and the weight is multiplied by it
 
 
 GOLD = [
