@@ -166,3 +166,22 @@ def test_abstaining_jurors_and_scores_without_a_range():
     assert pair.chosen_id == "x" and pair.tie  # A against RM: a split; C's failures are not votes
     ranged = juror_votes(X, Y, js, Jury.of([JurorSpec("RM", score_range=(-10, 10))]))
     assert ranged[-1].vote == pytest.approx(-5 / 20 * 2)
+
+
+def test_the_docs_say_the_majority_of_vote_signs_decides_as_the_code_does():
+    """issue 12 item 15: README said the mean margin decides chosen/rejected and zero is a tie; the code takes the
+    majority of the vote signs (a split is a tie). The docs now say what the code does, and the code does it."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    readme, judging = (root / "README.md").read_text(), (root / "docs" / "judging.md").read_text()
+    assert "the mean margin decides chosen/rejected" not in readme
+    assert "**majority of the vote signs**" in readme and "majority of the vote **signs**" in judging
+    assert "cross_version` (Kendall τ against the parent version, CREAM)" not in readme  # item 16: its real name
+    # Majority for x (A: 1 and 0 → 0.5; B: 1) against C (−2): x is chosen though μ = −1/6 favours y.
+    js = [ordered("a", "A", "x", "y", "A>B"), ordered("a2", "A", "y", "x", "A=B"), ordered("b", "B", "x", "y", "A>B"),
+          ordered("c", "C", "x", "y", "B>>A"), ordered("d", "C", "y", "x", "A>>B")]
+    pair = aggregate(X, Y, js, Jury())
+    assert pair.chosen_id == "x" and not pair.tie and pair.margin == pytest.approx(-1 / 6)
+    split = aggregate(X, Y, js[3:] + js[2:3], Jury())  # B for x, C for y: a split is a tie, oriented by μ
+    assert split.tie and split.chosen_id == "y" and split.margin == pytest.approx(0.5)
