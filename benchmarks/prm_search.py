@@ -157,7 +157,8 @@ def plot(rows: list[dict], path: Path) -> None:
 
     levels = sorted({r["p_err"] for r in rows})
     fig, axes = plt.subplots(1, len(levels), figsize=(5 * len(levels), 4), sharey=True, squeeze=False)
-    styles = {"math_shepherd": ("tab:blue", "s"), "omegaprm_mc": ("tab:orange", "^"), "omegaprm_seq": ("tab:green", "o")}
+    styles = {"math_shepherd": ("tab:blue", "s"), "omegaprm_mc": ("tab:orange", "^"),
+              "omegaprm_seq": ("tab:green", "o")}
     for ax, level in zip(axes[0], levels, strict=True):
         for method, (color, marker) in styles.items():
             pts = sorted((r["tokens_per_distinct"], r["acc_with_error"], r.get("n", r.get("budget")))

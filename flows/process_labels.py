@@ -78,6 +78,8 @@ def label_with_omegaprm(config, problems, rollouts: Rollouts, lookup):
         "stop_reasons": dict(Counter(r.stats.stop_reason for r in results)),
         "paths": dict(Counter(p.status for r in results for p in r.paths)),
         "estimates": sum(r.stats.estimates for r in results),
+        "rollouts_requested": sum(r.stats.spent for r in results),  # what the budget counts
+        "extra_draws": sum(r.stats.extra_draws for r in results),  # sequential estimation's further draws
     }
     return labelled, solutions, steps, values, stats
 

@@ -2,7 +2,8 @@
 
 Stored per labelled step: n_correct of n_rollouts continuations reached the gold answer, and the parent's MC.
 Derived here, by one rule (`first_error_index` at the label threshold, Math-Shepherd's "any correct" is
-threshold 0): the first error is the first estimated step with MC <= threshold; hard labels are True before
+threshold 0): the first error is the first estimated step the search's test called an error or whose MC is
+<= threshold; hard labels are True before
 it and False from it on, so they are monotone and always agree with the exported `first_error`. Soft labels
 are the MC values (Math-Shepherd's soft estimate), progress is MC after − MC before (an advantage-style
 process reward).
@@ -13,10 +14,11 @@ is: the interval of the step before it against the interval of the step itself (
 overlap). With OmegaPRM's sequential estimation a step can be an error although a rollout or two from it
 reached the answer (lucky completions after the error): the stored verdict decides, the counts stay as sampled.
 
-Steps never estimated (OmegaPRM estimates only the prefixes its binary search probed) have `mc`, `n_rollouts`
-and the interval None and `estimated` False. Their hard label is inferred from the located first error, not measured: before it True
-(a longer prefix still reached the gold answer), from it on False (they follow the error). The PRM800K /
-OmegaPRM convention supervises only up to the first error: `truncate_after_first_error` keeps exactly that.
+Steps never estimated (OmegaPRM estimates only the prefixes its binary search probed) have `mc`, `n_rollouts` and
+the interval None and `estimated` False. Their hard label is inferred from the located first error, not measured:
+before it True (a longer prefix still reached the gold answer), from it on False (they follow the error). The
+PRM800K / OmegaPRM convention supervises only up to the first error: `truncate_after_first_error` keeps exactly
+that.
 """
 
 from __future__ import annotations
@@ -53,7 +55,8 @@ def derive(row: LabelledSolution, threshold: float = 0.0) -> DerivedLabels:
         progress.append(value - before if value is not None and before is not None else None)
     counts = [(by_step[i].n_correct, by_step[i].n_rollouts) if i in by_step else None for i in range(row.n_steps)]
     intervals = [wilson(*c) if c else (None, None) for c in counts]
-    return DerivedLabels(hard, mc, progress, [c is not None for c in counts], fe, [c[1] if c else None for c in counts],
+    n_rollouts = [c[1] if c else None for c in counts]
+    return DerivedLabels(hard, mc, progress, [c is not None for c in counts], fe, n_rollouts,
                          [lo for lo, _ in intervals], [hi for _, hi in intervals])
 
 
