@@ -91,8 +91,9 @@ class JuryFields(BaseModel):
 
 
 def juror_identity(juror: Any, engines: dict[str, EngineConfig]) -> str:
-    """Two jurors are the same judge when everything but the engine's key name is equal."""
-    data = juror.model_dump(mode="json")
+    """Two jurors are the same judge when everything but the engine's key name, the weight and the abstention
+    threshold is equal (those change how its votes count, not what it says)."""
+    data = juror.model_dump(mode="json", exclude={"weight", "abstain_below"})
     engine = data.pop("engine", None)
     resolved = engines[engine].model_dump(mode="json") if engine in engines else engine
     return json.dumps([data, resolved], sort_keys=True)

@@ -45,9 +45,10 @@ def juror_name(juror, runner: CallRunner) -> str:
 
 
 def jury_of(jurors: list, runner: CallRunner) -> Jury:
-    """Each juror's score range (its rubric, debate scores or declared import range) under its judge name; every
-    juror weighs 1 (tasks/judge/votes.py)."""
-    return Jury.of([JurorSpec(juror_name(j, runner), j.score_range) for j in jurors])
+    """Each juror's score range (its rubric, debate scores or declared import range), `weight` (default 1) and
+    abstention threshold (`abstain_below`, imported scores) under its judge name (tasks/judge/votes.py)."""
+    return Jury.of([JurorSpec(juror_name(j, runner), j.score_range, j.weight, getattr(j, "abstain_below", 0.0))
+                    for j in jurors])
 
 
 def rate_samples(jurors: list, prompts: dict[str, Prompt], samples: list[Sample], runner: CallRunner) -> list[Judgment]:

@@ -12,6 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 _FORBID = ConfigDict(extra="forbid")
 
 
+def _weight():
+    """Every juror's `weight` (issue 17): how much its one vote counts in the jury (tasks/judge/votes.py)."""
+    return Field(1.0, ge=0.0, description="How much this juror's vote counts (default 1; 0: recorded, not counted)")
+
+
 class JudgeConfig(BaseModel):
     """A pairwise judge: rationale first, then a 5-level verdict, asked in both orders."""
 
@@ -21,6 +26,7 @@ class JudgeConfig(BaseModel):
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="Judging temperature (0 = greedy)")
     max_tokens: int = Field(384, ge=16, description="Longest judge reply (rationale + verdict)")
     seed: int = Field(0, description="Judge seed")
+    weight: float = _weight()
     reask: bool = Field(True, description="Ask once more, constrained to the verdict labels, when a reply has none")
     max_response_chars: int = Field(
         6000, ge=100, description="Responses longer than this are cut (marked) in the judging prompt"
@@ -78,6 +84,7 @@ class PointwiseJudgeConfig(BaseModel):
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="Judging temperature (0 = greedy)")
     max_tokens: int = Field(384, ge=16, description="Longest judge reply (feedback + score)")
     seed: int = Field(0, description="Judge seed")
+    weight: float = _weight()
     reask: bool = Field(True, description="Ask once more, constrained to the score lines, when a reply has none")
     max_response_chars: int = Field(6000, ge=100, description="Responses longer than this are cut in the prompt")
 
@@ -123,6 +130,7 @@ class DebateJudgeConfig(BaseModel):
     turn_max_tokens: int = Field(160, ge=16, description="Longest argument of one turn")
     max_tokens: int = Field(160, ge=16, description="Longest closing (scores) or final-judge reply")
     seed: int = Field(0, description="Seed; each agent and round gets its own offset")
+    weight: float = _weight()
     reask: bool = Field(True, description="Re-ask, constrained, when closing scores or the final verdict don't parse")
     max_response_chars: int = Field(4000, ge=100, description="Responses longer than this are cut in the prompt")
 
@@ -150,6 +158,9 @@ class ImportedJudgeConfig(BaseModel):
     score_min: float | None = Field(None, description="Lowest score the judge gives (with score_max: its range)")
     score_max: float | None = Field(None, description="Highest score; without a range a score difference votes "
                                                       "its sign only (a slight preference, ±1)")
+    abstain_below: float = Field(0.0, ge=0.0, description="A |score difference| below this (in the judge's own "
+                                                          "units) is no vote: the reward model abstains")
+    weight: float = _weight()
 
     @model_validator(mode="after")
     def _range(self) -> ImportedJudgeConfig:

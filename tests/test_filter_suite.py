@@ -78,14 +78,15 @@ def test_length_bias_turns_slight_wins_of_much_longer_responses_into_ties():
     out = length_bias(LengthBiasFilter(), pair, ctx([long, short], slight))
     assert out == (False, "slight win by a response over 500 characters longer counts as a tie")
     assert length_bias(LengthBiasFilter(max_chars=800), pair, ctx([long, short], slight))[0] is True
-    # Two much-better jurors survive, the slight one becomes a tie: votes 2, 2, 0 → L by majority, μ = 4/3
+    # Two much-better jurors survive, the slight one becomes a tie, which abstains (issue 17 item 6): votes 2, 2
+    # → L, μ = 2, and the two voters agree.
     much = [j("1", "A", "L", "S", "A>>B"), j("2", "A", "S", "L", "B>>A"), j("3", "B", "L", "S", "A>B"),
             j("4", "C", "L", "S", "A>>B")]
     pair = aggregate(long, short, much)
     assert pair.margin == pytest.approx(5 / 3)
     out = length_bias(LengthBiasFilter(), pair, ctx([long, short], much))
-    assert out.keep and out.pair.chosen_id == "L" and out.pair.margin == pytest.approx(4 / 3)
-    assert out.pair.agreement == pytest.approx(2 / 3) and out.pair.derived_from == pair.id
+    assert out.keep and out.pair.chosen_id == "L" and out.pair.margin == pytest.approx(2.0)
+    assert out.pair.agreement == pytest.approx(1.0) and out.pair.derived_from == pair.id
     short_wins = [j("1", "A", "S", "L", "A>B")]  # the shorter response won: nothing to correct
     pair = aggregate(long, short, short_wins)
     assert length_bias(LengthBiasFilter(), pair, ctx([long, short], short_wins)) == (

@@ -3,14 +3,15 @@
 After "Replacing Judges with Juries" (PoLL, Verga et al. 2024): several judges, a majority verdict, and the
 spread of their votes. Every juror casts one vote on the scale −2..2 (tasks/judge/votes.py: a pairwise or debate
 juror's orders are averaged into one vote, a rating difference is scaled by the juror's score range, a juror
-with no parsed reading abstains). Jurors weigh the same unless their `JurorSpec` gives a weight.
+abstains — is no vote — with no parsed reading, a tie, cancelling orders or a score difference below its
+threshold). Jurors weigh the same unless their `JurorSpec` (the juror's `weight:`) gives a weight.
 
 - the label: the weighted majority of the vote *signs* (for x, tie, for y); a shared top weight (a split) is a
   tie, and a tie's chosen/rejected follow the sign of μ (x at 0);
 - `margin` = μ, the weighted mean vote for the chosen response (negative when the majority and μ disagree);
   `margin_std` = σ, the weighted population std of the votes;
-- `chosen_share` / `rejected_share`: weighted shares of the voting jurors for each side (the rest voted a tie);
-  `agreement`: the share of the label's own category (the chosen side, or tie votes for a tie).
+- `chosen_share` / `rejected_share`: weighted shares of the voting jurors for each side;
+  `agreement`: the share of the voters for the chosen side (0 for a tie: abstentions are not tie votes).
 Pure functions over records.
 """
 

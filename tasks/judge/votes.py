@@ -7,9 +7,11 @@ the juror's score range and doubled, so a full-range difference is ±2 (a 1–10
 −7/9 × 2 ≈ −1.56); a score difference of unknown range (an imported reward model without a declared range)
 keeps only its sign, as a slight preference (±1). A *juror vote* is the mean of the juror's readings (the mean
 of each order's readings first, then over orders), so a juror asked in both orders votes once, like a pointwise
-juror; a juror with no parsed reading abstains (`vote` None) and is no vote at all.
+juror. A juror abstains (`vote` None: no vote at all, issue 17) when it has no parsed reading, when a score
+difference is below its `abstain_below` threshold (a reward model that cannot tell the two apart), or when its
+vote is 0 — a tie, or orders that cancel (position bias: "the first one is better" both times says nothing).
 
-Jurors weigh the same unless `JurorSpec.weight` says otherwise. The readings stay attached to each juror vote,
+Jurors weigh the same unless `JurorSpec.weight` (the juror's `weight:`) says otherwise. The readings stay attached to each juror vote,
 so position bias (a juror against itself) and per-order features remain visible to whatever aggregates them.
 Pure functions over records.
 """
@@ -29,15 +31,19 @@ VOTE_SCALE = "juror_votes_pm2"
 
 @dataclass(frozen=True)
 class JurorSpec:
-    """How to read one juror's votes: the range of its scores (None: unknown) and its weight in the jury."""
+    """How to read one juror's votes: the range of its scores (None: unknown), its weight in the jury, and the
+    |score difference| (own units) below which it abstains."""
 
     judge: str
     score_range: tuple[float, float] | None = None
     weight: float = 1.0
+    abstain_below: float = 0.0
 
-    def on_scale(self, difference: float) -> float:
+    def on_scale(self, difference: float) -> float | None:
         """A score difference on the vote scale: difference / (high − low) × 2, clipped to ±2; unknown range →
-        the sign only (±1, a slight preference)."""
+        the sign only (±1, a slight preference); None (an abstention) when |difference| < `abstain_below`."""
+        if abs(difference) < self.abstain_below:
+            return None
         if self.score_range is None:
             return float((difference > 0) - (difference < 0))
         low, high = self.score_range
@@ -62,7 +68,8 @@ class Jury:
 
     def key(self, judges: set[str]) -> list:
         """What of the jury changes these judges' votes (part of a pair's content id)."""
-        return [[s.judge, s.score_range, s.weight] for s in self.specs if s.judge in judges]
+        return [[s.judge, s.score_range, s.weight] + ([s.abstain_below] if s.abstain_below else [])
+                for s in self.specs if s.judge in judges]
 
 
 @dataclass(frozen=True)
@@ -78,7 +85,7 @@ class Vote:
 
 @dataclass(frozen=True)
 class JurorVote:
-    """One juror's vote on (x, y): `vote` on −2..2 in favour of x, None when it abstains; its `weight`; and the
+    """One juror's vote on (x, y): `vote` on −2..2 in favour of x, never 0 (None: it abstains); its `weight`; the
     readings it came from (per order), kept for position-bias checks and for jury models that use them."""
 
     judge: str
@@ -108,7 +115,10 @@ def _ordered_margin(j: Judgment, x: Sample, jury: Jury) -> float | None:
     if j.verdict is not None:
         level = float(VERDICT_MARGIN[j.verdict])
     elif j.score_a is not None and j.score_b is not None:
-        level = jury.spec(j.judge).on_scale(j.score_a - j.score_b)
+        scaled = jury.spec(j.judge).on_scale(j.score_a - j.score_b)
+        if scaled is None:
+            return None
+        level = scaled
     else:
         return None
     return level if j.first_id == x.id else -level
@@ -120,7 +130,8 @@ def _mean_score(ratings: list[Judgment], sample_id: str) -> float | None:
 
 
 def by_juror(readings: list[Vote], jury: Jury | None = None) -> list[JurorVote]:
-    """One vote per juror (sorted by judge): the mean over its orders of each order's mean reading."""
+    """One vote per juror (sorted by judge): the mean over its orders of each order's mean reading; a mean of 0
+    (a tie, cancelling orders) or no reading is an abstention (None)."""
     jury = jury or Jury()
     grouped: dict[str, list[Vote]] = defaultdict(list)
     for v in readings:
@@ -132,6 +143,7 @@ def by_juror(readings: list[Vote], jury: Jury | None = None) -> list[JurorVote]:
             if v.margin is not None:
                 per_slot[v.slot].append(v.margin)
         vote = mean(mean(ms) for ms in per_slot.values()) if per_slot else None
+        vote = None if vote == 0 else vote  # no preference is no vote (issue 17 item 6)
         out.append(JurorVote(judge, vote, jury.spec(judge).weight, tuple(vs)))
     return out
 
