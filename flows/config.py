@@ -9,6 +9,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ..schemas.aggregation import AGGREGATION_KINDS, AggregationConfig, MajorityAggregation
 from ..schemas.engine import EngineConfig
 from ..schemas.judges import JUROR_KINDS, JurorConfig, PairingConfig, with_default_kind
 from ..schemas.stages import FILTER_KINDS, DedupeConfig, DropTiesFilter, FilterConfig, PolicySpec, PositionSwapFilter
@@ -50,6 +51,16 @@ class JuryFields(BaseModel):
         description="Pair filters in the order they apply; a bare name is accepted (e.g. `- drop_ties`)",
     )
     batch_size: int = Field(32, ge=1, le=100_000, description="Requests per engine task")
+    aggregation: AggregationConfig = Field(
+        default_factory=MajorityAggregation,
+        description="How the jurors' votes become a label and a confidence: majority (default), dawid_skene, or "
+        "fitted (written by `eval-judge --fit`); a bare name is accepted",
+    )
+
+    @field_validator("aggregation", mode="before")
+    @classmethod
+    def _bare_aggregation(cls, value: Any) -> Any:
+        return {"kind": value} if isinstance(value, str) else value
 
     @field_validator("judge", mode="before")
     @classmethod
@@ -190,7 +201,7 @@ def _describe(path: Path, text: str, exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
-_UNION_TAGS = {"llama_cpp", "openai", "dry_run", "sample", *JUROR_KINDS, *FILTER_KINDS}
+_UNION_TAGS = {"llama_cpp", "openai", "dry_run", "sample", *JUROR_KINDS, *FILTER_KINDS, *AGGREGATION_KINDS}
 
 
 def _line_of(text: str, loc: list) -> int | None:

@@ -16,8 +16,9 @@ from ..schemas.preference import Judgment, PreferencePair, Prompt, Sample
 from ..storage.catalog import Catalog
 from ..storage.records import imported_judgments
 from ..tasks.judge import debate, pointwise, single
+from ..tasks.judge.calibrated import aggregate_pairs
 from ..tasks.judge.imported import match_imported
-from ..tasks.judge.jury import Jury, JurorSpec, aggregate, jury_agreement, votes_for
+from ..tasks.judge.jury import Jury, JurorSpec, jury_agreement, votes_for
 from ..tasks.pairs import mean_scores, select_pairs
 from .calls import CallRunner
 from .debating import run_debates
@@ -101,17 +102,18 @@ def _pairwise(cfg: JudgeConfig, prompts: dict[str, Prompt], pairs: list[Pair], r
 
 
 def run_jury(jurors: list, prompts: dict[str, Prompt], samples: list[Sample], pairing: PairingConfig,
-             runner: CallRunner, catalog: Catalog) -> JuryResult:
-    """The whole judging stage of a build: rate, select pairs, judge them, aggregate each pair's votes."""
+             runner: CallRunner, catalog: Catalog, aggregation=None) -> JuryResult:
+    """The whole judging stage of a build: rate, select pairs, judge them, aggregate each pair's votes (by
+    `aggregation`, default majority: tasks/judge/calibrated.py)."""
     groups = Counter(s.prompt_id for s in samples if s.status in ("ok", "truncated"))
     rateable = [s for s in samples if s.status in ("ok", "truncated") and groups[s.prompt_id] > 1]
     ratings = rate_samples(jurors, prompts, rateable, runner)
     pairs = select_pairs(samples, pairing, mean_scores(ratings))
-    return judge_given_pairs(jurors, prompts, pairs, ratings, runner, catalog)
+    return judge_given_pairs(jurors, prompts, pairs, ratings, runner, catalog, aggregation)
 
 
 def judge_given_pairs(jurors: list, prompts: dict[str, Prompt], pairs: list[Pair], ratings: list[Judgment] | None,
-                      runner: CallRunner, catalog: Catalog) -> JuryResult:
+                      runner: CallRunner, catalog: Catalog, aggregation=None) -> JuryResult:
     """Judge fixed pairs (ratings are made here when not given) and aggregate each pair's votes."""
     if ratings is None:
         unique = list({s.id: s for pair in pairs for s in pair}.values())
@@ -122,10 +124,19 @@ def judge_given_pairs(jurors: list, prompts: dict[str, Prompt], pairs: list[Pair
     ordered = judge_ordered(jurors, prompts, pairs, runner, catalog)
     by_pair = [by_sample[x.id] + by_sample[y.id] + js for (x, y), js in zip(pairs, ordered, strict=True)]
     jury = jury_of(jurors, runner)
-    aggregated = [aggregate(x, y, js, jury) for (x, y), js in zip(pairs, by_pair, strict=True)]
+    check_fitted_judges(aggregation, [s.judge for s in jury.specs])
+    aggregated = aggregate_pairs(pairs, by_pair, jury, aggregation)
     judgments = ratings + [j for js in ordered for j in js]
     return JuryResult(judgments=list({j.id: j for j in judgments}.values()), pairs=aggregated, by_pair=by_pair,
                       candidates=pairs, jury=jury)
+
+
+def check_fitted_judges(aggregation, judges: list[str]) -> None:
+    """A fitted jury names its jurors: a coefficient for a judge not in the jury means the wrong config."""
+    unknown = sorted(set(getattr(aggregation, "coefficients", {})) - set(judges))
+    if unknown:
+        raise ValueError(f"aggregation.coefficients: no juror named {', '.join(map(repr, unknown))} in this jury "
+                         f"(jurors: {', '.join(judges)})")
 
 
 def jury_stats(result: JuryResult) -> dict:

@@ -97,7 +97,7 @@ def preference_build(config: PreferenceBuildConfig, catalog_path: str = DEFAULT_
         check_imported_judges(config, catalog)
         runner = CallRunner(CallCache(catalog), config.engines, config.batch_size, RunLimits.of(config))
         samples = collapse_duplicates(collect_samples(config, prompts, runner, catalog), config.dedupe)
-        jury = run_jury(config.jurors, by_id, samples, config.pairing, runner, catalog)
+        jury = run_jury(config.jurors, by_id, samples, config.pairing, runner, catalog, config.aggregation)
         ctx = FilterContext({j.id: j for j in jury.judgments}, {s.id: s for s in samples}, prompts=by_id,
                             all_pairs=tuple(jury.pairs), parent_pairs=parent_pairs(config, catalog), jury=jury.jury)
         run = filter_pairs(jury.pairs, config.filters, ctx)

@@ -141,6 +141,9 @@ class PreferencePair(BaseModel):
     of the label's category (chosen side, or tie votes for a tie). `n_parsed` counts the readings (a juror in
     one order, or its ratings) that gave a vote. `chosen_score`/`rejected_score` are mean ratings when jurors
     gave scores. `consistency` is C = (τ + 1)/2 of the `rank_consistency` filter (None: not computed).
+    `confidence` is the jury's probability that `chosen_id` is the better response, from the `aggregation` that
+    labelled the pair ("majority": the chosen side's weighted vote share, 0.5 for a tie; "dawid_skene"; "fitted");
+    None when no juror voted (rows stored before migration m008 have both None).
     A filter that changes a pair (label flip, length-bias re-count, down-weighting, consistency) makes a new
     pair record with `derived_from` set to the pair it came from.
 
@@ -168,6 +171,8 @@ class PreferencePair(BaseModel):
     chosen_share: float | None = None
     rejected_share: float | None = None
     consistency: float | None = None
+    confidence: float | None = None
+    aggregation: str | None = None
 
 
 class FilterDecision(BaseModel):

@@ -129,6 +129,15 @@ class RankConsistencyFilter(BaseModel):
 CrossVersionFilter = RankConsistencyFilter  # the old name, for code that imports it
 
 
+class ConfidenceFilter(BaseModel):
+    """Keep a pair when the jury's probability that its chosen response is better (`confidence`, from the
+    jury's `aggregation`: vote share, Dawid–Skene posterior or fitted model) is at least `min_confidence`."""
+
+    model_config = _FORBID
+    kind: Literal["confidence"] = "confidence"
+    min_confidence: float = Field(0.8, ge=0.5, le=1.0, description="Lowest confidence kept (a tie, 0.5, never is)")
+
+
 FilterConfig = Annotated[
     PositionSwapFilter
     | DropTiesFilter
@@ -137,10 +146,11 @@ FilterConfig = Annotated[
     | LengthBiasFilter
     | NearDuplicatePairFilter
     | NearDuplicatePromptFilter
-    | RankConsistencyFilter,
+    | RankConsistencyFilter
+    | ConfidenceFilter,
     Field(discriminator="kind"),
 ]
 FILTER_KINDS = (
     "position_swap", "drop_ties", "agreement", "strength", "length_bias", "near_duplicate_pair",
-    "near_duplicate_prompt", "rank_consistency", "cross_version",
+    "near_duplicate_prompt", "rank_consistency", "cross_version", "confidence",
 )

@@ -3,7 +3,8 @@
 trl-preference, format version 2 (`PREFERENCE_FORMAT`, in the Parquet schema metadata): `margin` is what TRL's
 `RewardTrainer` reads as its Bradley–Terry margin, so it is never negative: max(μ, 0) on 0..2, where μ is the
 jury's mean vote (−2..2) for the chosen response; null for pairs stored before the vote scale (their μ is in
-mixed units). The signed μ is `strength`; `consistency` is the rank-consistency filter's C = (τ + 1)/2.
+mixed units). The signed μ is `strength`; `consistency` is the rank-consistency filter's C = (τ + 1)/2;
+`confidence` is the jury's P(chosen better) and `aggregation` the rule that gave it (issue 17).
 Format 1 (before) exported the signed mean margin in each protocol's units as `margin`.
 """
 
@@ -26,7 +27,7 @@ _PREFERENCE_ROWS = """
 SELECT p.id AS pair_id, p.prompt_id, pr.text AS prompt_text, pr.messages AS prompt_messages,
        c.text AS chosen, r.text AS rejected, c.model AS chosen_model, r.model AS rejected_model,
        p.margin, p.agreement, p.judgment_ids, p.chosen_score, p.rejected_score, p.weight, p.vote_scale,
-       p.consistency
+       p.consistency, p.confidence, p.aggregation
 FROM dataset_rows d
 JOIN pairs p ON p.id = d.row_id
 JOIN prompts pr ON pr.id = p.prompt_id
@@ -79,6 +80,8 @@ def _trl_row(r: dict, judges: dict[str, str], conversational: bool) -> dict:
         "agreement": r["agreement"],
         "weight": 1.0 if r["weight"] is None else r["weight"],  # < 1 when a filter down-weighted the pair
         "consistency": r["consistency"],  # C = (τ + 1)/2 against the parent version; null when not computed
+        "confidence": r["confidence"],  # P(chosen better) from the jury's aggregation; null before m008 / no vote
+        "aggregation": r["aggregation"],  # majority, dawid_skene or fitted
     }
 
 
@@ -97,6 +100,7 @@ _PREFERENCE_SCHEMA_FIELDS = [
     ("chosen_rating", pa.float64()), ("rejected_rating", pa.float64()), ("margin", pa.float64()),
     ("strength", pa.float64()), ("vote_scale", pa.string()), ("judges", pa.list_(pa.string())),
     ("agreement", pa.float64()), ("weight", pa.float64()), ("consistency", pa.float64()),
+    ("confidence", pa.float64()), ("aggregation", pa.string()),
 ]
 
 

@@ -128,6 +128,13 @@ M005_STEP_ESTIMATES = """
 ALTER TABLE step_labels ADD COLUMN verdict VARCHAR;
 """
 
+# Calibrated juries (issue 17): the jury's probability that the chosen response is better, and the aggregation
+# that gave it (majority, dawid_skene, fitted). Older rows have NULL: no confidence was computed for them.
+M008_JURY_CONFIDENCE = """
+ALTER TABLE pairs ADD COLUMN confidence DOUBLE;
+ALTER TABLE pairs ADD COLUMN aggregation VARCHAR;
+"""
+
 # (name, SQL) in the order they apply. Append only.
 MIGRATIONS: list[tuple[str, str]] = [
     ("m001_initial", M001_INITIAL),
@@ -137,6 +144,7 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("m005_step_estimates", M005_STEP_ESTIMATES),
     ("m006_vote_scale", M006_VOTE_SCALE),
     ("m007_rationale_order", M007_RATIONALE_ORDER),
+    ("m008_jury_confidence", M008_JURY_CONFIDENCE),
 ]
 
 

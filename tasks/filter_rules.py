@@ -124,9 +124,10 @@ def _flipped(pair: PreferencePair, ctx: FilterContext) -> PreferencePair:
         x, y = ctx.samples[pair.chosen_id], ctx.samples[pair.rejected_id]
         t = tally(juror_votes(x, y, [ctx.judgments[j] for j in pair.judgment_ids], ctx.jury))
         for_chosen, for_rejected = t.share_x, t.share_y
+    confidence = None if pair.confidence is None else 1.0 - pair.confidence  # the jury's P for the new chosen
     return derive(pair, "flip", chosen_id=pair.rejected_id, rejected_id=pair.chosen_id, margin=-pair.margin,
                   chosen_score=pair.rejected_score, rejected_score=pair.chosen_score, tie=False,
-                  agreement=for_rejected, chosen_share=for_rejected, rejected_share=for_chosen)
+                  agreement=for_rejected, chosen_share=for_rejected, rejected_share=for_chosen, confidence=confidence)
 
 
 def length_bias(cfg: LengthBiasFilter, pair: PreferencePair, ctx: FilterContext) -> tuple[bool, str] | Outcome:
@@ -151,8 +152,9 @@ def length_bias(cfg: LengthBiasFilter, pair: PreferencePair, ctx: FilterContext)
     return Outcome(True, "re-counted: slight wins of much longer responses as ties", changed)
 
 
+# The re-count is a majority count: it brings its own confidence (the vote share) and says so in `aggregation`.
 _RECOUNT_FIELDS = ("chosen_id", "rejected_id", "margin", "tie", "n_parsed", "agreement", "margin_std",
-                   "chosen_score", "rejected_score", "chosen_share", "rejected_share")
+                   "chosen_score", "rejected_score", "chosen_share", "rejected_share", "confidence", "aggregation")
 
 
 def _length_checked(v: Vote, x: Sample, y: Sample, ctx: FilterContext, max_chars: int) -> Vote:

@@ -15,6 +15,7 @@ from ..schemas.preference import FilterDecision, PreferencePair
 from ..schemas.stages import FilterConfig
 from . import filter_dataset as ds
 from . import filter_rules as rules
+from .filter_confidence import confidence
 from .filter_rules import FilterContext, Outcome, drop_ties, position_swap
 
 __all__ = ["FilterContext", "FilterRun", "Outcome", "drop_ties", "filter_labels", "filter_pairs", "funnel",
@@ -39,6 +40,7 @@ FILTERS: dict[str, _Spec] = {
     "near_duplicate_pair": _Spec(ds.near_duplicate_pair),
     "near_duplicate_prompt": _Spec(ds.near_duplicate_prompt, ds.prepare_near_duplicate_prompts),
     "rank_consistency": _Spec(ds.rank_consistency, ds.prepare_rank_consistency),
+    "confidence": _Spec(confidence),
 }
 
 

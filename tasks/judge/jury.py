@@ -11,7 +11,9 @@ threshold). Jurors weigh the same unless their `JurorSpec` (the juror's `weight:
 - `margin` = μ, the weighted mean vote for the chosen response (negative when the majority and μ disagree);
   `margin_std` = σ, the weighted population std of the votes;
 - `chosen_share` / `rejected_share`: weighted shares of the voting jurors for each side;
-  `agreement`: the share of the voters for the chosen side (0 for a tie: abstentions are not tie votes).
+  `agreement`: the share of the voters for the chosen side (0 for a tie: abstentions are not tie votes);
+- `confidence` (aggregation "majority"): the chosen side's weighted vote share (0.5 for a split; None with no
+  voter). Other aggregations relabel these pairs (tasks/judge/calibrated.py).
 Pure functions over records.
 """
 
@@ -26,6 +28,8 @@ from ...schemas.ids import content_id
 from ...schemas.preference import Judgment, PreferencePair, Sample
 from .agreement import fleiss_kappa, krippendorff_alpha
 from .votes import VOTE_SCALE, JurorSpec, JurorVote, Jury, Vote, by_juror, juror_votes, votes_for
+
+COUNT_RULE = "abstain-v1"  # ties, cancelling orders and sub-threshold scores abstain (issue 17 item 6)
 
 __all__ = ["Jury", "JurorSpec", "JurorVote", "Tally", "Vote", "aggregate", "jury_agreement", "juror_votes",
            "majority", "tally", "votes_for"]
@@ -84,7 +88,9 @@ def aggregate(x: Sample, y: Sample, judgments: list[Judgment], jury: Jury | None
     orient = 1 if x_chosen else -1
     share_chosen, share_rejected = (t.share_x, t.share_y) if x_chosen else (t.share_y, t.share_x)
     ids = tuple(sorted(j.id for j in judgments))
-    scale = [VOTE_SCALE, jury.key({j.judge for j in judgments})]
+    # COUNT_RULE: abstentions (issue 17) changed what a pair counts; a new id keeps older rows as they were.
+    scale = [VOTE_SCALE, COUNT_RULE, jury.key({j.judge for j in judgments})]
+    voted = t.share_x + t.share_y > 0
     return PreferencePair(
         id=content_id(scale, x.prompt_id, chosen.id, rejected.id, ids),
         prompt_id=x.prompt_id,
@@ -102,6 +108,8 @@ def aggregate(x: Sample, y: Sample, judgments: list[Judgment], jury: Jury | None
         vote_scale=VOTE_SCALE,
         chosen_share=share_chosen,
         rejected_share=share_rejected,
+        confidence=(0.5 if t.winner == 0 else share_chosen) if voted else None,
+        aggregation="majority",
     )
 
 
