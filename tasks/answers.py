@@ -3,7 +3,8 @@
 Extraction: the answer marker that comes *last* in the text wins, whatever its format — LaTeX `\\boxed{...}`
 (nested braces), GSM8K's `#### 42`, or "The answer is 42" — so a solution that boxes 7 and then concludes "The
 answer is 8." answers 8. A last `\\boxed{` that never closes means the answer was cut off: no answer (unknown),
-never an earlier one.
+never an earlier one. A sentence that talks about the answer without stating one ("the answer is correct", "...
+is not 6", "isn't") is not a marker.
 
 Comparison: numbers compare as exact fractions after normalisation. Value-preserving decoration makes a *plain
 number* (`is_plain_number`): thousands commas, `$`, `\\text{}`, `**bold**`, `{42}`, a Unicode minus (U+2212), a
@@ -25,7 +26,12 @@ from ..schemas.process import CheckStatus
 
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _GSM8K = re.compile(r"####\s*([^\n]+)")
-_ANSWER_IS = re.compile(r"answer\s+is\s*:?\s*", re.IGNORECASE)
+_ANSWER_IS = re.compile(r"answer\s+is(?![\w'\u2019])\s*:?\s*", re.IGNORECASE)
+# "... the answer is correct." talks about an answer, it does not state one: such a sentence is no answer marker.
+_NOT_AN_ANSWER = frozenset(
+    "correct incorrect right wrong not indeed clear clearly as that this the a an to in therefore also still "
+    "probably likely definitely below above follows given same unknown".split()
+)
 # A sentence ends at a period followed by a space or the end, but not inside an ellipsis ("3.14159...").
 _SENTENCE_END = re.compile(r"(?<!\.)\.(?!\.)(?=\s|$)")
 _THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
@@ -76,7 +82,10 @@ def _answer_candidates(text: str) -> list[tuple[int, str | None]]:
         found.append((m.start(), _first_sentence(m.group(1))))
     for m in _ANSWER_IS.finditer(text):
         rest = text[m.end():].split("\n", 1)[0]
-        if not _BOXED.search(rest):  # "The answer is \boxed{5}": the box is its own, later, candidate
+        if _BOXED.search(rest):  # "The answer is \boxed{5}": the box is its own, later, candidate
+            continue
+        first_word = re.match(r"[A-Za-z]*", rest).group(0).casefold()
+        if first_word not in _NOT_AN_ANSWER:
             found.append((m.start(), _first_sentence(rest)))
     return found
 

@@ -218,3 +218,16 @@ def test_the_last_answer_marker_wins() -> None:
     assert check_answer(text, "8") == ("8", "correct")
     assert check_answer("#### 3\n\nThe answer is 4", "4").status == "correct"
     assert check_answer("The answer is 4.\n#### 3", "3").status == "correct"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "So \\boxed{5}.\n\nLet me check: the answer is correct.",
+        "So \\boxed{5}. The answer is not 6, since 6 is even.",
+        "So \\boxed{5}. I think the answer isn't 6.",
+        "#### 5\nTherefore the answer is the same as before.",
+    ],
+)
+def test_a_later_sentence_about_the_answer_is_not_an_answer(text: str) -> None:
+    assert extract_answer(text) == "5"
