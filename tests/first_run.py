@@ -1,5 +1,6 @@
 """What the first-run and lifecycle tests share: a `prefsynth` environment as on a new machine (a brand-new
-Prefect home, no Prefect setting of ours or of the test session), and the temporary Prefect servers of one home.
+Prefect home, no Prefect setting of ours or of the test session), and the temporary Prefect servers a CLI process
+started.
 """
 
 from __future__ import annotations
@@ -17,21 +18,22 @@ def first_run_env(home: Path) -> dict[str, str]:
     return {**env, "PREFECT_HOME": str(home), "COLUMNS": "250"}
 
 
-def server_processes(home: Path) -> list[int]:
-    """PIDs of live (not zombie) Prefect server processes whose PREFECT_HOME is `home`."""
-    wanted = f"PREFECT_HOME={home}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+def child_servers(parent: int) -> list[int]:
+    """PIDs of the Prefect server processes that `parent` started (its children running the server app)."""
+    children = []
+    for task in Path(f"/proc/{parent}/task").glob("*/children"):
         try:
-            if SERVER_APP not in (entry / "cmdline").read_bytes():
-                continue
-            if wanted not in (entry / "environ").read_bytes().split(b"\0"):
-                continue
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            children += [int(pid) for pid in task.read_text().split()]
         except OSError:
-            continue  # gone meanwhile, or not ours to read
-        if state != "Z":
-            found.append(int(entry.name))
-    return found
+            continue
+    return [pid for pid in children if is_server(pid)]
+
+
+def is_server(pid: int) -> bool:
+    """True while `pid` is a live (not zombie) Prefect server process."""
+    proc = Path(f"/proc/{pid}")
+    try:
+        state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        return state != "Z" and SERVER_APP in (proc / "cmdline").read_bytes()
+    except OSError:
+        return False  # gone

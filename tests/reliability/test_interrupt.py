@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from prefsynth.flows.cli_interrupt import MESSAGE
-from tests.first_run import first_run_env, server_processes
+from tests.first_run import child_servers, first_run_env, is_server
 from tests.reliability.support import PREFSYNTH, build_config, finish, policy_server, run, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]
@@ -38,42 +38,44 @@ def start_in_own_session(env: dict, args: list[str], out_dir: Path) -> subproces
 
 @pytest.fixture
 def cleanup():
-    """Whatever a failing test leaves behind: its build's process group and its home's Prefect servers."""
-    left: list[tuple[subprocess.Popen, Path]] = []
+    """Whatever a failing test leaves behind: its build's process group and the servers that build started."""
+    left: list[tuple[subprocess.Popen, list[int]]] = []
     yield left
-    for proc, home in left:
+    for proc, servers in left:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-        for pid in server_processes(home):
-            os.kill(pid, signal.SIGKILL)
+        for pid in servers:
+            if is_server(pid):
+                os.kill(pid, signal.SIGKILL)
 
 
-def started_build(tmp: Path, server, home: Path, cleanup: list):
-    """A build on a fresh Prefect home, in its own session (like a shell job), waiting on a held request."""
+def started_build(tmp: Path, server, cleanup: list):
+    """A build on a fresh Prefect home, in its own session (like a shell job), waiting on a held request; returns
+    it with its temporary Prefect server's PID(s), its environment and arguments."""
     config = build_config(tmp, server.base_url)
-    env = first_run_env(home)
+    env = first_run_env(tmp / "prefect-home")
     args = ["build", str(config), "--catalog", str(tmp / "c.duckdb"), "--json", "--quiet"]
     proc = start_in_own_session(env, args, tmp / "stopped")
-    cleanup.append((proc, home))
+    servers: list[int] = []
+    cleanup.append((proc, servers))
     wait_until(lambda: server.held > 0, 180, "a held request", proc)
-    assert server_processes(home), "the build runs Prefect's temporary server"
-    return proc, env, args
+    servers += child_servers(proc.pid)
+    assert servers, "the build runs Prefect's temporary server"
+    return proc, servers, env, args
 
 
 def test_a_killed_build_leaves_no_prefect_server_running(tmp_path, cleanup):
-    home = tmp_path / "prefect-home"
     with policy_server(hold_after=SAMPLING) as server:
-        proc, _, _ = started_build(tmp_path, server, home, cleanup)
+        proc, servers, _, _ = started_build(tmp_path, server, cleanup)
         proc.kill()
         assert finish(proc)[0] == -signal.SIGKILL
-        wait_until(lambda: not server_processes(home), 15, "the temporary server to exit after its parent's SIGKILL")
+        wait_until(lambda: not any(map(is_server, servers)), 15, "the server to exit after its parent's SIGKILL")
 
 
 def test_ctrl_c_stops_a_build_within_seconds_with_one_line_and_the_rerun_resumes(tmp_path, cleanup):
-    home = tmp_path / "prefect-home"
     with policy_server(hold_after=SAMPLING) as server:
-        proc, env, args = started_build(tmp_path, server, home, cleanup)
+        proc, servers, env, args = started_build(tmp_path, server, cleanup)
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C at a terminal does: the whole foreground group
         sent = time.monotonic()
         code, out, err = finish(proc, timeout=60)
@@ -82,7 +84,7 @@ def test_ctrl_c_stops_a_build_within_seconds_with_one_line_and_the_rerun_resumes
         assert stopped_after < 15, f"took {stopped_after:.1f} s"
         assert [line for line in err.splitlines() if line.strip()] == [MESSAGE]
         assert out == ""
-        wait_until(lambda: not server_processes(home), 15, "the temporary server to stop")
+        wait_until(lambda: not any(map(is_server, servers)), 15, "the temporary server to stop")
 
         server.hold_after = None
         code, out, err = run(env, *args, out_dir=tmp_path / "rerun")
