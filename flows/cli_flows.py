@@ -88,8 +88,15 @@ def eval_judge(
     catalog: Optional[Path] = CatalogOpt,
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout"),
     quiet: bool = QuietOpt,
+    fit: Optional[Path] = typer.Option(
+        None, "--fit", help="Write CONFIG with `aggregation: fitted` (the logistic jury fitted on every gold item) "
+        "to this YAML file; a build uses it as is", show_default=False),
+    folds: int = typer.Option(5, "--folds", min=2, help="k of the k-fold cross-validation of the fitted jury"),
 ) -> None:
-    """Measure judges against gold labels: double-order accuracy, swap inconsistency, κ, length bias, filters."""
+    """Measure judges against gold labels: double-order accuracy, swap inconsistency, κ, length bias, filters,
+    and each aggregation's precision/coverage frontier with a cross-validated fitted jury (`--fit` writes it)."""
+    from ..storage.inputs import InputError
+    from .eval_fit import write_fitted_config
     from .eval_report import load_eval_config, print_eval_report
     from .evaluate_judge import evaluate_judge, gold_items
 
@@ -98,5 +105,18 @@ def eval_judge(
         gold_items(gold)  # a bad gold file fails before any model starts
         return cfg
 
-    run_flow_command(load, partial(evaluate_judge, gold_path=str(gold)), catalog, as_json, quiet,
-                     partial(print_eval_report, out=out))
+    def run(cfg, catalog_file: str) -> dict:
+        report = evaluate_judge(cfg, catalog_file, gold_path=str(gold), folds=folds)
+        if fit:
+            try:
+                report["fit_written"] = str(write_fitted_config(config, fit, report, str(gold)))
+            except ValueError as exc:
+                raise InputError(fit, None, None, str(exc)) from None
+        return report
+
+    def show(report: dict) -> None:
+        print_eval_report(report, out=out)
+        if "fit_written" in report:
+            out.print(f"wrote {report['fit_written']} (aggregation: fitted; a build uses it as is)")
+
+    run_flow_command(load, run, catalog, as_json, quiet, show)

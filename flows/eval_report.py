@@ -55,4 +55,32 @@ def print_eval_report(r: dict, out: Console) -> None:
         cells = (f"{_pct(g['filters'][k]['coverage'], 0)} / {_pct(g['filters'][k]['accuracy'], 0)}" for g in r["groups"])
         curve.add_row(label, *cells)
     out.print(curve)
+    print_calibration(r, out)
     out.print(f"engine calls {r['engine_calls']} (cache hits {r['cache_hits']}), wall time {r['wall_time_s']:.1f} s")
+
+
+def print_calibration(r: dict, out: Console) -> None:
+    """Each aggregation's accuracy and frontier (coverage / precision per confidence threshold), the fitted
+    weights and what each juror adds (issue 17)."""
+    rows = r.get("aggregations") or []
+    if not rows:
+        return
+    thresholds = [f["threshold"] for f in rows[0]["frontier"]]
+    table = Table("aggregation", "accuracy", *(f"≥{t:g}" for t in thresholds), "numbers from",
+                  title="accuracy at full coverage; coverage / precision at each confidence threshold",
+                  title_justify="left")
+    for a in rows:
+        cells = (f"{_pct(f['coverage'], 0)} / {_pct(f['precision'], 0)}" for f in a["frontier"])
+        table.add_row(a["aggregation"], _pct(a["accuracy"]), *cells, a["how"])
+    out.print(table)
+    if "fit" in r:
+        fit = r["fit"]
+        weights = Table("juror", "coefficients", "added CV accuracy", title=f"fitted jury ({fit['folds']}-fold CV "
+                        f"accuracy {_pct(fit['cv_accuracy'])}; coefficients fitted on all items)", title_justify="left")
+        for judge in dict.fromkeys([*fit["coefficients"], *fit["added_value"]]):
+            coefs = ", ".join(f"{k} {v:+.3f}" for k, v in fit["coefficients"].get(judge, {}).items()) or "–"
+            added = fit["added_value"].get(judge)
+            weights.add_row(judge, coefs, "–" if added is None else f"{100 * added:+.1f} pts")
+        out.print(weights)
+    elif "fit_error" in r:
+        out.print(f"fitted jury: not fitted ({r['fit_error']})", highlight=False)

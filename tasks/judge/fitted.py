@@ -1,8 +1,8 @@
 """A jury fitted on gold labels (issue 17): a regularised logistic model of P(x better) over the jurors'
 features (tasks/judge/features.py), its k-fold cross-validated accuracy, and what each juror adds.
 
-The model is scikit-learn's `LogisticRegressionCV` (L2; the strength C chosen by an inner cross-validation on
-log-loss), fitted with no intercept on every gold item *and its mirror image* (x and y exchanged, label
+The model is scikit-learn's `LogisticRegressionCV` (L2; the strength C chosen among `CS` by an inner 3-fold
+cross-validation on log-loss), fitted with no intercept on every gold item *and its mirror image* (x and y exchanged, label
 reversed): which response a gold file calls A says nothing about which is better, so the model must not learn
 it, and P(y better) = 1 − P(x better) exactly. Every reported accuracy is out-of-fold: each item is predicted by
 a model that never saw it (both of its images stay in one fold). Pure apart from scikit-learn.
@@ -19,7 +19,8 @@ from ...schemas.aggregation import FittedAggregation
 from .features import Column, swap, vector
 from .votes import Vote
 
-CS = np.logspace(-3, 2, 11)  # the L2 strengths the inner cross-validation chooses from
+CS = np.logspace(-3, 2, 7)  # the inverse L2 strengths C the inner cross-validation chooses from
+INNER_FOLDS = 3
 
 
 def probability(model: FittedAggregation, readings: list[Vote]) -> float:
@@ -47,17 +48,18 @@ def _mirrored(x: np.ndarray, y: np.ndarray, columns: list[Column]) -> tuple[np.n
     return np.vstack([x, flipped]), np.concatenate([y, 1 - y])
 
 
-def _fit(x: np.ndarray, y: np.ndarray, columns: list[Column], seed: int) -> np.ndarray:
+def _fit(x: np.ndarray, y: np.ndarray, columns: list[Column]) -> np.ndarray:
     """Coefficients of the L2 logistic model on the items and their mirror images (C by inner CV)."""
     from sklearn.linear_model import LogisticRegressionCV
     from sklearn.model_selection import GroupKFold
 
     xa, ya = _mirrored(x, y, columns)
     groups = np.concatenate([np.arange(len(y)), np.arange(len(y))])
-    inner = max(2, min(5, len(y) // 4))
+    inner = max(2, min(INNER_FOLDS, len(y) // 2))
     splits = list(GroupKFold(n_splits=inner).split(xa, ya, groups))
-    model = LogisticRegressionCV(Cs=CS, cv=splits, fit_intercept=False, scoring="neg_log_loss", max_iter=2000,
-                                 random_state=seed)
+    # l1_ratios=(0,): a pure L2 penalty; Newton–Cholesky: exact and fast for a few dozen features.
+    model = LogisticRegressionCV(Cs=CS, cv=splits, fit_intercept=False, scoring="neg_log_loss", max_iter=1000,
+                                 solver="newton-cholesky", l1_ratios=(0.0,), use_legacy_attributes=False)
     model.fit(xa, ya)
     return model.coef_[0]
 
@@ -67,12 +69,16 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 
 
 def out_of_fold(x: np.ndarray, y: np.ndarray, columns: list[Column], folds: int, seed: int) -> np.ndarray:
-    """P(x better) for every item from a model fitted on the other folds (stratified k-fold)."""
-    from sklearn.model_selection import StratifiedKFold
+    """P(x better) for every item from a model fitted on the other folds (stratified k-fold; plain k-fold when
+    one gold side is too rare to stratify — a file whose label is always A>B still trains on both sides, as
+    every item also enters mirrored)."""
+    from sklearn.model_selection import KFold, StratifiedKFold
 
     p = np.full(len(y), 0.5)
-    for train, test in StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(x, y):
-        p[test] = _sigmoid(x[test] @ _fit(x[train], y[train], columns, seed))
+    stratify = min(int(y.sum()), len(y) - int(y.sum())) >= folds
+    splitter = (StratifiedKFold if stratify else KFold)(n_splits=folds, shuffle=True, random_state=seed)
+    for train, test in splitter.split(x, y):
+        p[test] = _sigmoid(x[test] @ _fit(x[train], y[train], columns))
     return p
 
 
@@ -89,7 +95,8 @@ def fit_jury(pair_readings: list[list[Vote]], x_better: list[bool], judges: list
     from .features import columns_for
 
     y = np.array([1 if b else 0 for b in x_better])
-    folds = max(2, min(folds, int(min(y.sum(), len(y) - y.sum()))))
+    if len(y) < 2 * folds:
+        raise ValueError(f"{len(y)} gold items are too few for {folds}-fold cross-validation (need {2 * folds})")
     columns = columns_for(judges)
     x = design(pair_readings, columns)
     oof = out_of_fold(x, y, columns, folds, seed)
@@ -99,7 +106,7 @@ def fit_jury(pair_readings: list[list[Vote]], x_better: list[bool], judges: list
         keep = [k for k, (j, _) in enumerate(columns) if j != judge]
         sub = [columns[k] for k in keep]
         added[judge] = round(full - accuracy(out_of_fold(x[:, keep], y, sub, folds, seed), y), 4)
-    coef = _fit(x, y, columns, seed)
+    coef = _fit(x, y, columns)
     coefficients: dict[str, dict[str, float]] = {}
     for (j, f), c in zip(columns, coef, strict=True):
         if abs(c) > 1e-9:
