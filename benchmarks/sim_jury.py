@@ -6,7 +6,7 @@ Every item is a prompt with two responses; a fair coin says which is better. The
   response it was shown first, in both orders (so its verdicts flip with the order and say nothing).
 - `rm1`…`rmK`: reward models scoring each response once (order AB). Their score differences share one
   per-item error z (mutually correlated mistakes: they fail on the same items): d_i = s·t + z + ε_i with
-  t = ±1 the truth, z ~ N(0, 1), ε_i ~ N(0, σ_e²).
+  t = ±1 the truth, z ~ N(0, 1), ε_i ~ N(0, σ_e²); two reward models' errors correlate 1 / (1 + σ_e²).
 - `shy`: a pairwise judge asked once (random order) that says `A=B` (abstains) with probability `p_abstain`,
   and is otherwise right with probability `shy_accuracy`.
 The Bayes-optimal rule is known in closed form (`bayes_log_odds`): the strong judge's consistent verdict with
@@ -27,8 +27,8 @@ class SimJury:
     p_sure: float = 0.68
     sure_accuracy: float = 0.93
     n_rm: int = 3
-    rm_signal: float = 0.35
-    rm_noise: float = 0.5
+    rm_signal: float = 0.45  # each reward model alone is right ~61 % of the time
+    rm_noise: float = 1.2  # error correlation between two reward models 1 / (1 + 1.2²) ≈ 0.41
     p_abstain: float = 0.5
     shy_accuracy: float = 0.72
 
