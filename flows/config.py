@@ -32,7 +32,9 @@ class PromptsConfig(BaseModel):
     field: str = Field("prompt", description="Column holding the prompt text or message list")
     limit: int | None = Field(None, ge=1, description="Use only the first N prompts")
     max_prompt_chars: int | None = Field(100_000, ge=1, description="Reject prompts longer than this")
-    reference_field: str | None = Field(None, description="Column holding a reference answer for pointwise judges")
+    reference_field: str | None = Field(
+        None, description="Column holding a reference answer (shown to pointwise judges; checked by a verifier juror)"
+    )
     on_error: Literal["fail", "skip"] = Field(
         "fail", description="A bad row stops the build (fail) or is left out, counted and listed in the summary (skip)"
     )
@@ -139,6 +141,9 @@ class PreferenceBuildConfig(JuryFields, LimitFields):
         if self.pairing.strategy != "all_pairs" and not any(j.kind == "pointwise" for j in self.jurors):
             raise ValueError(f"pairing.strategy {self.pairing.strategy!r} ranks samples by pointwise scores: "
                              "add a juror of kind pointwise")
+        if any(j.kind == "verifier" for j in self.jurors) and not self.prompts.reference_field:
+            raise ValueError("a juror of kind verifier checks answers against the prompts' reference answers: "
+                             "set prompts.reference_field")
         return self
 
     def imported_response_judges(self) -> list[str]:

@@ -13,9 +13,10 @@ from functools import partial
 
 from ..schemas.judges import DebateJudgeConfig, ImportedJudgeConfig, JudgeConfig, PairingConfig, PointwiseJudgeConfig
 from ..schemas.preference import Judgment, PreferencePair, Prompt, Sample
+from ..schemas.verifier import VerifierJudgeConfig
 from ..storage.catalog import Catalog
 from ..storage.records import imported_judgments
-from ..tasks.judge import debate, pointwise, single
+from ..tasks.judge import debate, pointwise, single, verifier
 from ..tasks.judge.calibrated import aggregate_pairs
 from ..tasks.judge.imported import match_imported
 from ..tasks.judge.jury import Jury, JurorSpec, jury_agreement, votes_for
@@ -39,9 +40,12 @@ _PROTOCOLS = {JudgeConfig: single, PointwiseJudgeConfig: pointwise, DebateJudgeC
 
 
 def juror_name(juror, runner: CallRunner) -> str:
-    """The juror's judge name: its engine and the settings that change its verdicts, or the imported name."""
+    """The juror's judge name: its engine and the settings that change its verdicts, the imported name, or the
+    verifier's checking rule."""
     if isinstance(juror, ImportedJudgeConfig):
         return juror.judge
+    if isinstance(juror, VerifierJudgeConfig):
+        return verifier.judge_name(juror)
     return _PROTOCOLS[type(juror)].judge_name(runner.engine_name(juror.engine), juror)
 
 
@@ -67,7 +71,7 @@ def rate_samples(jurors: list, prompts: dict[str, Prompt], samples: list[Sample]
 
 def judge_ordered(jurors: list, prompts: dict[str, Prompt], pairs: list[Pair], runner: CallRunner,
                   catalog: Catalog) -> list[list[Judgment]]:
-    """For each pair, the judgments of the pairwise (both orders), debate and imported jurors."""
+    """For each pair, the judgments of the pairwise (both orders), debate, imported and verifier jurors."""
     out: list[list[Judgment]] = [[] for _ in pairs]
     for cfg in jurors:
         if isinstance(cfg, JudgeConfig):
@@ -76,6 +80,8 @@ def judge_ordered(jurors: list, prompts: dict[str, Prompt], pairs: list[Pair], r
             found = run_debates(cfg, juror_name(cfg, runner), prompts, pairs, runner)
         elif isinstance(cfg, ImportedJudgeConfig):
             found = match_imported(pairs, prompts, imported_judgments(catalog, cfg.judge))
+        elif isinstance(cfg, VerifierJudgeConfig):  # answers checked against the prompt's reference, no model
+            found = verifier.verify_pairs(cfg, juror_name(cfg, runner), prompts, pairs)
         else:
             continue
         for k, js in enumerate(found):

@@ -18,6 +18,7 @@ from ..storage.records import imported_judges, imported_judgments, latest_versio
 from ..storage.versions import commit_version
 from ..tasks.filters import FilterContext, filter_pairs, funnel
 from ..tasks.judge.imported import imported_samples
+from ..tasks.judge.verifier_stats import verifier_section
 from ..tasks.sample import collapse_duplicates, sample_request, to_samples
 from .budget import RunLimits
 from .artifacts import publish_version_artifacts
@@ -102,6 +103,7 @@ def preference_build(config: PreferenceBuildConfig, catalog_path: str = DEFAULT_
                             all_pairs=tuple(jury.pairs), parent_pairs=parent_pairs(config, catalog), jury=jury.jury)
         run = filter_pairs(jury.pairs, config.filters, ctx)
         stats = build_stats(prompts, samples, jury, config, run.decisions, runner)
+        stats.update(verifier_section(jury.pairs, jury.by_pair, run.kept))  # with a verifier juror only
         if config.incremental != "off":
             stats["incremental"] = plan.stats(config.incremental)
         if source.skipped:

@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .verifier import VerifierJudgeConfig  # the juror that checks answers (no engine)
+
 _FORBID = ConfigDict(extra="forbid")
 
 
@@ -179,9 +181,10 @@ class ImportedJudgeConfig(BaseModel):
 
 
 JurorConfig = Annotated[
-    JudgeConfig | PointwiseJudgeConfig | DebateJudgeConfig | ImportedJudgeConfig, Field(discriminator="kind")
+    JudgeConfig | PointwiseJudgeConfig | DebateJudgeConfig | ImportedJudgeConfig | VerifierJudgeConfig,
+    Field(discriminator="kind"),
 ]
-JUROR_KINDS = ("pairwise", "pointwise", "debate", "imported")
+JUROR_KINDS = ("pairwise", "pointwise", "debate", "imported", "verifier")
 
 
 def with_default_kind(value: object) -> object:

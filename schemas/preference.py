@@ -12,7 +12,7 @@ from .ids import content_id
 SampleStatus = Literal["ok", "truncated", "duplicate", "error"]
 JudgmentStatus = Literal["ok", "parse_error", "error"]
 Verdict = Literal["A>>B", "A>B", "A=B", "B>A", "B>>A"]
-Protocol = Literal["pairwise", "pointwise", "debate", "imported"]
+Protocol = Literal["pairwise", "pointwise", "debate", "imported", "verifier"]
 
 # Signed strength of a 5-level verdict, from the point of view of the response shown first ("A").
 VERDICT_MARGIN: dict[str, int] = {"A>>B": 2, "A>B": 1, "A=B": 0, "B>A": -1, "B>>A": -2}

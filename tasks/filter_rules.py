@@ -13,6 +13,7 @@ from ..schemas.ids import content_id
 from ..schemas.preference import Judgment, PreferencePair, Prompt, Sample
 from ..schemas.stages import AgreementFilter, LengthBiasFilter, StrengthFilter
 from .judge.jury import Jury, Vote, aggregate, juror_votes, tally, votes_for
+from .judge.verifier import verifier_backs
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,13 @@ def position_swap(pair: PreferencePair, ctx: FilterContext) -> tuple[bool, str]:
     Position bias is the best-documented failure of LLM judges (Zheng et al. 2023, MT-Bench; Wang et al. 2023,
     "Large Language Models are not Fair Evaluators"). Jurors with a failed order are not checked, but at least one
     juror must be checked; pointwise ratings have no order and pass.
+
+    A pair whose chosen response a verifier juror checked correct, against a wrong rejected one, passes: its
+    label stands on the checked answers, which no presentation order changes, so an LLM juror's flip there is
+    that juror's position bias (the build summary measures it against the verifier), not doubt about the label.
     """
+    if verifier_backs(pair, ctx.judgments):
+        return True, "decided by the verifier (no order to swap)"
     ordered = [ctx.judgments[j] for j in pair.judgment_ids if ctx.judgments[j].second_id is not None]
     if not ordered:
         return True, "no order to swap (pointwise scores)"
