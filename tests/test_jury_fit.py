@@ -95,7 +95,8 @@ def test_eval_judge_fit_writes_a_config_a_build_uses_as_is(tmp_path):
     rows, gold, _ = simulate(150, seed=7)
     (tmp_path / "j.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (tmp_path / "gold.jsonl").write_text("".join(json.dumps(g) + "\n" for g in gold))
-    build = "name: sim\nprompts: {path: gold.jsonl}\npolicies: [{kind: imported}]\n" + JURY_YAML
+    build = "name: sim\nprompts: {path: gold.jsonl}\npolicies: [{kind: imported}]\n" + JURY_YAML.replace(
+        "filters: []", "filters: [{kind: confidence, min_confidence: 0.8}]")
     (tmp_path / "build.yaml").write_text(build)
     catalog = tmp_path / "c.duckdb"
     assert cli("import-judgments", tmp_path / "j.jsonl", "--catalog", catalog)[0] == 0
@@ -121,3 +122,13 @@ def test_eval_judge_fit_writes_a_config_a_build_uses_as_is(tmp_path):
     kinds = con.execute("SELECT DISTINCT aggregation FROM pairs WHERE confidence IS NOT NULL").fetchall()
     con.close()
     assert ("fitted",) in kinds
+    # issue 17 item 5: the report plots the fitted jury's cross-validated frontier and this build's coverage.
+    code, stdout, err = cli("report", "sim", "--out", tmp_path / "report", "--catalog", catalog, "--json")
+    assert code == 0, err + stdout
+    summary = json.loads(stdout)
+    assert "confidence.png" in summary["plots"] and (tmp_path / "report" / "confidence.png").stat().st_size > 0
+    conf = summary["confidence"]
+    assert conf["aggregation"] == "fitted" and conf["threshold"] == 0.8 and conf["pairs"] == 150
+    assert conf["frontier"] == report["fit"]["frontier"] and conf["frontier_how"].startswith("5-fold")
+    kept = stats["funnel"]["pairs_out"]
+    assert [r["share"] for r in conf["coverage"] if r["threshold"] == 0.8] == [pytest.approx(kept / 150, abs=1e-4)]
