@@ -17,6 +17,7 @@ from ..storage.catalog import CatalogError  # noqa: E402
 from ..storage.inputs import InputError  # noqa: E402
 from ..storage.versions import VersionNotFound, get_version, list_versions  # noqa: E402
 from . import cli_flows  # noqa: E402,F401 — registers build, label-steps, rationalize, eval-judge
+from .cli_flows import OnError, OnErrorOpt  # noqa: E402
 from .cli_print import print_version  # noqa: E402
 
 __all__ = ["app", "main"]
@@ -153,12 +154,13 @@ def import_judgments_cmd(
     file: Path = typer.Argument(..., help="JSONL: prompt, response_a, response_b, judge, verdict or score_a/score_b"),
     catalog: Optional[Path] = CatalogOpt,
     as_json: bool = typer.Option(False, "--json", help="Print the counts as JSON"),
+    on_error: OnError = OnErrorOpt,
 ) -> None:
     """Load judgments made elsewhere (reward models, humans, other judges); builds can use them as jurors."""
     from .import_judgments import import_judgments
 
     try:
-        counts = import_judgments(file, catalog_path(catalog))
+        counts = import_judgments(file, catalog_path(catalog), on_error.value)
     except InputError as exc:
         fail(str(exc))
     except CatalogError as exc:
@@ -169,6 +171,9 @@ def import_judgments_cmd(
         judges = ", ".join(f"{k} ({v})" for k, v in counts["judges"].items())
         out.print(f"imported {counts['judgments']} judgments from {counts['lines']} lines "
                   f"({counts['new_judgments']} new) by {judges}")
+        if counts.get("skipped"):
+            out.print(f"skipped {counts['skipped_lines']} bad line(s):\n" + "\n".join(counts["skipped"]),
+                      highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -27,10 +27,11 @@ from .eval_fit import calibration
 from .judging import JuryResult, judge_given_pairs, juror_name
 
 
-def gold_items(path: Path | str) -> list[GoldItem]:
-    """The gold file as items: a prompt and its two responses (identity by text, as for imported judgments)."""
+def gold_items(path: Path | str, skipped: list | None = None) -> list[GoldItem]:
+    """The gold file as items: a prompt and its two responses (identity by text, as for imported judgments).
+    With a `skipped` list (`--on-error skip`) bad lines are left out and recorded there."""
     items = []
-    for lineno, row in read_gold(path):
+    for lineno, row in read_gold(path, skipped):
         prompt = row.prompt_record(f"{Path(path).name}:{lineno}")
         a, b = imported_sample(prompt.id, row.response_a), imported_sample(prompt.id, row.response_b)
         items.append(GoldItem(prompt=prompt, a=a, b=b, label=row.label, source=row.source))
@@ -71,11 +72,13 @@ def report(config: JuryFields, items: list[GoldItem], result: JuryResult, names:
 
 
 @flow(name="judge-eval")
-def evaluate_judge(config: JuryFields, catalog_path: str, gold_path: str, folds: int = 5) -> dict:
+def evaluate_judge(config: JuryFields, catalog_path: str, gold_path: str, folds: int = 5,
+                   on_error: str = "fail") -> dict:
     """Judge every gold pair with every juror and report the metrics per judge, per protocol and for the jury,
     and each aggregation's frontier with the `folds`-fold cross-validated fitted jury."""
     started = time.perf_counter()
-    items = gold_items(gold_path)
+    skipped: list | None = [] if on_error == "skip" else None
+    items = gold_items(gold_path, skipped)
     prompts = {i.prompt.id: i.prompt for i in items}
     with Catalog(catalog_path) as catalog:
         _check_imported(config, catalog)
@@ -84,5 +87,7 @@ def evaluate_judge(config: JuryFields, catalog_path: str, gold_path: str, folds:
         result = judge_given_pairs(config.jurors, prompts, [(i.a, i.b) for i in items], None, runner, catalog)
     out = report(config, items, result, names)
     out.update(calibration(config, items, result, names, folds))
+    if skipped is not None:
+        out["skipped_gold"] = [str(e) for e in skipped]
     out.update(gold=str(gold_path), wall_time_s=round(time.perf_counter() - started, 3), **runner.stats.as_dict())
     return out
