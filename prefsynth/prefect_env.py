@@ -116,7 +116,14 @@ def _is_server_command(args: Any) -> bool:
 
 
 def guard_temporary_server() -> None:
-    """Make every temporary Prefect server this process starts exit when this process is gone (idempotent)."""
+    """Make every temporary Prefect server this process starts exit when this process is gone (idempotent).
+
+    With PREFECT_API_URL set, Prefect starts no temporary server: nothing to do, and the server module (seconds
+    to import) is not imported."""
+    from prefect.settings import get_current_settings
+
+    if get_current_settings().api.url:
+        return
     from prefect.server.api import server as prefect_server
 
     if not isinstance(prefect_server.subprocess, _GuardedSubprocess):
