@@ -132,9 +132,10 @@ def guard_temporary_server() -> None:
 
 def stop_temporary_servers() -> None:
     """Ask every temporary server this process started to stop (SIGTERM), without waiting for it."""
-    from prefect.server.api.server import SubprocessASGIServer
-
-    for server in list(SubprocessASGIServer._instances.values()):
+    module = sys.modules.get("prefect.server.api.server")
+    if module is None:
+        return  # never imported: no temporary server was started
+    for server in list(module.SubprocessASGIServer._instances.values()):
         if server.server_process is not None and server.server_process.poll() is None:
             server.server_process.terminate()
 
