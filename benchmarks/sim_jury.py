@@ -42,16 +42,18 @@ class SimItem:
     shy_vote: int  # +1 for a, −1 for b, 0 abstained
 
 
-def simulate(n: int, seed: int = 0, sim: SimJury = SimJury()) -> tuple[list[dict], list[dict], list[SimItem]]:
-    """(import-judgments rows, gold rows, what really happened per item) for n items."""
+def simulate(n: int, seed: int = 0, sim: SimJury = SimJury(), tag: str = "") -> tuple[list[dict], list[dict],
+                                                                                   list[SimItem]]:
+    """(import-judgments rows, gold rows, what really happened per item) for n items; `tag` makes the texts
+    distinct from another simulated set's (imports are matched by text)."""
     rng = random.Random(seed)
     judgments, gold, truth = [], [], []
     for k in range(n):
         a_better = rng.random() < 0.5
         t = 1 if a_better else -1
-        base = {"prompt": f"Simulated question {k}: which answer is better?",
+        base = {"prompt": f"Simulated question {tag}{k}: which answer is better?",
                 "response_a": f"Answer A to question {k}.", "response_b": f"Answer B to question {k}, longer."}
-        gold.append({**base, "label": "A>B" if a_better else "B>A", "source": "sim", "pair_id": f"q{k}"})
+        gold.append({**base, "label": "A>B" if a_better else "B>A", "source": "sim", "pair_id": f"q{tag}{k}"})
         sure = rng.random() < sim.p_sure
         level = rng.choice([">", ">>"])
         a_wins = None

@@ -65,14 +65,17 @@ def print_calibration(r: dict, out: Console) -> None:
     rows = r.get("aggregations") or []
     if not rows:
         return
-    thresholds = [f["threshold"] for f in rows[0]["frontier"]]
-    table = Table("aggregation", "accuracy", *(f"≥{t:g}" for t in thresholds), "numbers from",
-                  title="accuracy at full coverage; coverage / precision at each confidence threshold",
-                  title_justify="left")
+    summary = Table("aggregation", "accuracy", "numbers from", title="aggregations: accuracy at full coverage",
+                    title_justify="left")
     for a in rows:
-        cells = (f"{_pct(f['coverage'], 0)} / {_pct(f['precision'], 0)}" for f in a["frontier"])
-        table.add_row(a["aggregation"], _pct(a["accuracy"]), *cells, a["how"])
-    out.print(table)
+        summary.add_row(a["aggregation"], _pct(a["accuracy"]), a["how"])
+    out.print(summary)
+    frontier = Table("confidence ≥", *(a["aggregation"] for a in rows), title="frontier: coverage / precision of "
+                     "the pairs at or above each confidence", title_justify="left")
+    for k, first in enumerate(rows[0]["frontier"]):
+        frontier.add_row(f"{first['threshold']:g}", *(f"{_pct(a['frontier'][k]['coverage'], 0)} / "
+                                                       f"{_pct(a['frontier'][k]['precision'], 0)}" for a in rows))
+    out.print(frontier)
     if "fit" in r:
         fit = r["fit"]
         weights = Table("juror", "coefficients", "added CV accuracy", title=f"fitted jury ({fit['folds']}-fold CV "

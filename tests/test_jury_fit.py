@@ -132,3 +132,30 @@ def test_eval_judge_fit_writes_a_config_a_build_uses_as_is(tmp_path):
     assert conf["frontier"] == report["fit"]["frontier"] and conf["frontier_how"].startswith("5-fold")
     kept = stats["funnel"]["pairs_out"]
     assert [r["share"] for r in conf["coverage"] if r["threshold"] == 0.8] == [pytest.approx(kept / 150, abs=1e-4)]
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_the_calibrated_jury_example_runs(tmp_path):
+    """examples/calibrated_jury.yaml with its gold file and judgments: import, eval-judge --fit, both builds."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from prefsynth.flows.cli import app
+
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    for name in ("calibrated_jury.yaml", "calibration_gold.jsonl", "calibration_judgments.jsonl"):
+        shutil.copy(examples / name, tmp_path / name)
+
+    def run(*args):
+        result = CliRunner().invoke(app, [str(a) for a in (*args, "--catalog", tmp_path / "c.duckdb", "--json")])
+        assert result.exit_code == 0, result.stderr + result.stdout
+        return json.loads(result.stdout)
+
+    assert run("import-judgments", tmp_path / "calibration_judgments.jsonl")["judgments"] == 120
+    report = run("eval-judge", tmp_path / "calibrated_jury.yaml", "--gold", tmp_path / "calibration_gold.jsonl",
+                 "--fit", tmp_path / "fitted.yaml")
+    assert report["items"] == 24 and "strong-llm" in report["fit"]["coefficients"]
+    ds = run("build", tmp_path / "calibrated_jury.yaml")
+    fitted = run("build", tmp_path / "fitted.yaml")
+    assert ds["stats"]["pairs"] == fitted["stats"]["pairs"] == 24
