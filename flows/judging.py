@@ -15,6 +15,7 @@ from ..schemas.judges import DebateJudgeConfig, ImportedJudgeConfig, JudgeConfig
 from ..schemas.preference import Judgment, PreferencePair, Prompt, Sample
 from ..schemas.verifier import VerifierJudgeConfig
 from ..storage.catalog import Catalog
+from ..storage.inputs import InputError
 from ..storage.records import imported_judgments
 from ..tasks.judge import debate, pointwise, single, verifier
 from ..tasks.judge.calibrated import aggregate_pairs
@@ -140,9 +141,9 @@ def judge_given_pairs(jurors: list, prompts: dict[str, Prompt], pairs: list[Pair
 def check_fitted_judges(aggregation, judges: list[str]) -> None:
     """A fitted jury names its jurors: a coefficient for a judge not in the jury means the wrong config."""
     unknown = sorted(set(getattr(aggregation, "coefficients", {})) - set(judges))
-    if unknown:
-        raise ValueError(f"aggregation.coefficients: no juror named {', '.join(map(repr, unknown))} in this jury "
-                         f"(jurors: {', '.join(judges)})")
+    if unknown:  # an InputError: the CLI prints it as one line and exits non-zero, no version is written
+        raise InputError("aggregation.coefficients", None, None, f"no juror named {', '.join(map(repr, unknown))} "
+                         f"in this jury (jurors: {', '.join(judges)})")
 
 
 def jury_stats(result: JuryResult) -> dict:

@@ -105,3 +105,13 @@ def test_confidence_is_stored_and_exported(tmp_path):
         row = preference_table(cat, version).to_pylist()[0]
     assert stored == [(pytest.approx(2 / 3), "majority")]
     assert row["confidence"] == pytest.approx(2 / 3) and row["aggregation"] == "majority"
+
+
+def test_a_fitted_jury_naming_a_judge_not_in_the_jury_is_an_input_error():
+    from prefsynth.flows.judging import check_fitted_judges
+    from prefsynth.storage.inputs import InputError
+
+    model = FittedAggregation(kind="fitted", coefficients={"S": {"agree": 1.0}, "gone": {"xy": 1.0}})
+    with pytest.raises(InputError, match="no juror named 'gone'"):
+        check_fitted_judges(model, ["S", "R1"])
+    check_fitted_judges(model.model_copy(update={"coefficients": {"S": {"agree": 1.0}}}), ["S", "R1"])
