@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 export CMAKE_ARGS := -DGGML_NATIVE=OFF
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test test-fast test-reliability test-vllm clean help
+.PHONY: demo test test-fast test-reliability test-vllm browser clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/ —/'
@@ -24,8 +24,17 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
 demo: $(VENV)/.installed  ## install and run a real preference build on the embedded model
 	$(VENV)/bin/prefsynth build examples/quickstart.yaml
 
-test: $(VENV)/.installed-dev  ## install the dev extras and run the whole test suite
+test: $(VENV)/.installed-dev browser  ## install the dev extras (and Chromium) and run the whole test suite
 	$(PY) -m pytest -q
+
+# The report's browser test (tests/test_report_browser.py) renders index.html in a real headless Chromium. Debian's
+# packages, through apt (root, as in CI); where that is not possible the test skips and says why, and make goes on.
+browser:  ## install Chromium + chromedriver for the report's browser test (apt; skipped when already there)
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver) \
+	    || echo "make browser: apt could not install chromium; tests/test_report_browser.py will skip"; \
+	else echo "make browser: no root apt here; install chromium + chromedriver, or tests/test_report_browser.py skips"; fi
 
 test-fast: $(VENV)/.installed-dev  ## the suite without real-model and real-server tests
 	$(PY) -m pytest -q -m "not slow"

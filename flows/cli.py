@@ -13,10 +13,11 @@ from .cli_base import CatalogOpt, app, catalog_path, err, fail, open_catalog, ou
 import typer  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from ..storage.catalog import CatalogBusy  # noqa: E402
+from ..storage.catalog import CatalogError  # noqa: E402
 from ..storage.inputs import InputError  # noqa: E402
 from ..storage.versions import VersionNotFound, get_version, list_versions  # noqa: E402
 from . import cli_flows  # noqa: E402,F401 — registers build, label-steps, rationalize, eval-judge
+from .cli_flows import OnError, OnErrorOpt  # noqa: E402
 from .cli_print import print_version  # noqa: E402
 
 __all__ = ["app", "main"]
@@ -81,6 +82,10 @@ def export(
     threshold: float = typer.Option(
         0.0, "--label-threshold", help="Stepwise: a step is correct when its MC value is above this (0 = any correct)"
     ),
+    truncate: bool = typer.Option(
+        False, "--truncate-after-first-error",
+        help="Stepwise: keep each row's steps up to its first error (the OmegaPRM/PRM800K convention)",
+    ),
     push_to_hub: Optional[str] = typer.Option(
         None, "--push-to-hub", help="With --format hf: upload to this dataset repo (ORG/NAME); token from $HF_TOKEN"
     ),
@@ -96,7 +101,7 @@ def export(
     with open_catalog(catalog_path(catalog)) as cat:
         try:
             v = get_version(cat, ref)
-            path = export_version(cat, v, fmt, out_dir, threshold)
+            path = export_version(cat, v, fmt, out_dir, threshold, truncate)
         except (VersionNotFound, ExportError, hub.PublishError, ValueError) as exc:
             fail(str(exc))
     out.print(f"wrote {path} ({v.row_count} rows)")
@@ -149,15 +154,16 @@ def import_judgments_cmd(
     file: Path = typer.Argument(..., help="JSONL: prompt, response_a, response_b, judge, verdict or score_a/score_b"),
     catalog: Optional[Path] = CatalogOpt,
     as_json: bool = typer.Option(False, "--json", help="Print the counts as JSON"),
+    on_error: OnError = OnErrorOpt,
 ) -> None:
     """Load judgments made elsewhere (reward models, humans, other judges); builds can use them as jurors."""
     from .import_judgments import import_judgments
 
     try:
-        counts = import_judgments(file, catalog_path(catalog))
+        counts = import_judgments(file, catalog_path(catalog), on_error.value)
     except InputError as exc:
         fail(str(exc))
-    except CatalogBusy as exc:
+    except CatalogError as exc:
         fail(str(exc), 1)
     if as_json:
         out.print_json(json.dumps(counts))
@@ -165,6 +171,9 @@ def import_judgments_cmd(
         judges = ", ".join(f"{k} ({v})" for k, v in counts["judges"].items())
         out.print(f"imported {counts['judgments']} judgments from {counts['lines']} lines "
                   f"({counts['new_judgments']} new) by {judges}")
+        if counts.get("skipped"):
+            out.print(f"skipped {counts['skipped_lines']} bad line(s):\n" + "\n".join(counts["skipped"]),
+                      highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -195,6 +204,9 @@ def report(
 def main() -> None:
     try:
         app()
+    except CatalogError as exc:  # a damaged block DuckDB only noticed mid-command: one line, no traceback
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+        sys.exit(1)
     except KeyboardInterrupt:
         err.print("interrupted: no version was written")
         sys.exit(130)

@@ -1,6 +1,6 @@
 """What every `prefsynth` command shares: the Typer app, consoles, common options, and running a flow.
 
-Imported before Prefect by every CLI module: it sets Prefect's environment defaults first.
+Imported before Prefect by every CLI module: it sets Prefect's environment defaults first (prefsynth/prefect_env.py).
 """
 
 from __future__ import annotations
@@ -11,17 +11,16 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-# Prefect logs every task run at INFO; the CLI shows its own progress instead (set before Prefect is imported).
-os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-# Prefect's temporary server must start within 20 s by default; the first run with a new Prefect home also creates
-# its database, which took longer than that on a loaded 2-core machine (benchmarks/README.md).
-os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+from ..prefect_env import apply_defaults
+
+# Quiet logs, no analytics, a longer start-up timeout: where the user set nothing (set before Prefect is imported).
+apply_defaults()
 
 import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
 
 from .. import progress  # noqa: E402
-from ..storage.catalog import Catalog, CatalogBusy, open_waiting  # noqa: E402
+from ..storage.catalog import Catalog, CatalogError, open_waiting  # noqa: E402
 from ..storage.inputs import InputError  # noqa: E402
 from .config import ConfigError  # noqa: E402
 
@@ -73,7 +72,7 @@ def open_catalog(path: Path) -> Catalog:
         fail(f"no catalog at {path} (run `prefsynth build CONFIG` first, or pass --catalog)")
     try:
         return Catalog(path, read_only=True)
-    except CatalogBusy as exc:
+    except CatalogError as exc:  # busy, or a damaged file: the message names the file
         fail(str(exc), 1)
 
 
@@ -112,22 +111,28 @@ def run_flow(flow_fn, cfg, path: Path, quiet: bool, wait_s: float = 0.0) -> dict
     """Run a flow with progress bars; errors that are the user's to fix exit non-zero with one clear line.
 
     The catalog is opened (and held) first: a catalog another build is using fails here, or after `wait_s`,
-    before Prefect or any model starts.
+    before Prefect or any model starts. Prefect's temporary server, if one starts, exits with this process
+    (prefsynth/prefect_env.py). Ctrl-C ends the command within seconds with exit 130 and one line saying that no
+    version was written and a rerun resumes from the cache (flows/cli_interrupt.py).
     """
     from ..engines.base import EngineError
+    from ..prefect_env import guard_temporary_server
     from ..runtime.budget import BuildStopped
+    from .cli_interrupt import exit_on_interrupt
     from .cli_logging import quiet_expected_failures
     from .progress_view import RichProgress
 
+    guard_temporary_server()
+
     try:
         held = open_waiting(path, wait_s)
-    except CatalogBusy as exc:
+    except CatalogError as exc:  # busy (after `wait_s`), or a damaged file
         fail(str(exc), 1)
     view = None if quiet else RichProgress()
     progress.install(view)
-    expected = (CatalogBusy, EngineError, InputError, BuildStopped)
+    expected = (CatalogError, EngineError, InputError, BuildStopped)
     try:
-        with held, quiet_expected_failures(expected):
+        with exit_on_interrupt(), held, quiet_expected_failures(expected):
             if view:
                 with view:
                     return flow_fn(cfg, str(path))
@@ -136,3 +141,4 @@ def run_flow(flow_fn, cfg, path: Path, quiet: bool, wait_s: float = 0.0) -> dict
         fail(str(exc), 1)
     finally:
         progress.install(None)
+

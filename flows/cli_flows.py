@@ -6,6 +6,7 @@ field), then runs its Prefect flow with progress bars and prints a summary, or J
 
 from __future__ import annotations
 
+from enum import Enum
 from functools import partial
 from pathlib import Path
 from typing import Optional
@@ -16,6 +17,16 @@ from .cli_base import (CatalogOpt, JsonOpt, QuietOpt, RayAddressOpt, RunnerName,
                        run_flow_command)
 from .cli_print import print_stats, print_stepwise_summary, print_summary
 from .config import PreferenceBuildConfig, load_config
+
+
+class OnError(str, Enum):
+    fail = "fail"
+    skip = "skip"
+
+
+OnErrorOpt = typer.Option(
+    OnError.fail, "--on-error", help="A bad line stops the command, nothing written (fail), or is left out and "
+    "listed as FILE:LINE: field: problem (skip)")
 
 
 @app.command()
@@ -88,15 +99,40 @@ def eval_judge(
     catalog: Optional[Path] = CatalogOpt,
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout"),
     quiet: bool = QuietOpt,
+    fit: Optional[Path] = typer.Option(
+        None, "--fit", help="Write CONFIG with `aggregation: fitted` (the logistic jury fitted on every gold item) "
+        "to this YAML file; a build uses it as is", show_default=False),
+    folds: int = typer.Option(5, "--folds", min=2, help="k of the k-fold cross-validation of the fitted jury"),
+    on_error: OnError = OnErrorOpt,
 ) -> None:
-    """Measure judges against gold labels: double-order accuracy, swap inconsistency, κ, length bias, filters."""
+    """Measure judges against gold labels: double-order accuracy, swap inconsistency, κ, length bias, filters,
+    and each aggregation's precision/coverage frontier with a cross-validated fitted jury (`--fit` writes it)."""
+    from ..storage.inputs import InputError
+    from .eval_fit import write_fitted_config
     from .eval_report import load_eval_config, print_eval_report
     from .evaluate_judge import evaluate_judge, gold_items
 
     def load():
         cfg = load_eval_config(config)
-        gold_items(gold)  # a bad gold file fails before any model starts
+        gold_items(gold, [] if on_error == OnError.skip else None)  # a bad gold file fails before any model starts
         return cfg
 
-    run_flow_command(load, partial(evaluate_judge, gold_path=str(gold)), catalog, as_json, quiet,
-                     partial(print_eval_report, out=out))
+    def run(cfg, catalog_file: str) -> dict:
+        report = evaluate_judge(cfg, catalog_file, gold_path=str(gold), folds=folds, on_error=on_error.value)
+        if fit:
+            try:
+                report["fit_written"] = str(write_fitted_config(config, fit, report, str(gold)))
+            except ValueError as exc:
+                raise InputError(fit, None, None, str(exc)) from None
+        return report
+
+    def show(report: dict) -> None:
+        print_eval_report(report, out=out)
+        if report.get("skipped_gold"):
+            lines = len({s.split(": ", 1)[0] for s in report["skipped_gold"]})
+            out.print(f"skipped {lines} bad gold line(s):\n" + "\n".join(report["skipped_gold"]),
+                      highlight=False, soft_wrap=True)
+        if "fit_written" in report:
+            out.print(f"wrote {report['fit_written']} (aggregation: fitted; a build uses it as is)")
+
+    run_flow_command(load, run, catalog, as_json, quiet, show)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 
 from .cli_base import out
+from .report_summary import verifier_rows
 
 
 def counts(d: dict) -> str:
@@ -19,7 +20,8 @@ def _table(title: str) -> Table:
 
 
 def print_summary(s: dict) -> None:
-    """A preference version: samples, judgments, jury agreement, the filter funnel, calls and tokens."""
+    """A preference version: samples, judgments, jury agreement, the filter funnel, the verifier's checks and
+    each LLM juror against them (with a verifier juror), calls and tokens."""
     st = s["stats"]
     table = _table(f"{s['name']} v{s['version']}  ({s['rows']} pairs)")
     table.add_row("prompts", str(st["prompts"]))
@@ -36,6 +38,8 @@ def print_summary(s: dict) -> None:
         for x in f["steps"]
     )
     table.add_row("pairs", f"{f['pairs_in']} in → {steps} → {f['pairs_out']} kept")
+    for label, text in verifier_rows(st.get("verifier")):  # a jury with a verifier juror
+        table.add_row(label, text)
     table.add_row("engine calls", f"{st['engine_calls']} (cache hits {st['cache_hits']}, errors {st['engine_errors']}"
                   f", retried attempts {st.get('engine_retries', 0)})")
     table.add_row("tokens", f"prompt {st['prompt_tokens']}, completion {st['completion_tokens']}"

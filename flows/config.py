@@ -9,6 +9,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ..schemas.aggregation import AGGREGATION_KINDS, AggregationConfig, MajorityAggregation
 from ..schemas.engine import EngineConfig
 from ..schemas.judges import JUROR_KINDS, JurorConfig, PairingConfig, with_default_kind
 from ..schemas.stages import FILTER_KINDS, DedupeConfig, DropTiesFilter, FilterConfig, PolicySpec, PositionSwapFilter
@@ -31,7 +32,9 @@ class PromptsConfig(BaseModel):
     field: str = Field("prompt", description="Column holding the prompt text or message list")
     limit: int | None = Field(None, ge=1, description="Use only the first N prompts")
     max_prompt_chars: int | None = Field(100_000, ge=1, description="Reject prompts longer than this")
-    reference_field: str | None = Field(None, description="Column holding a reference answer for pointwise judges")
+    reference_field: str | None = Field(
+        None, description="Column holding a reference answer (shown to pointwise judges; checked by a verifier juror)"
+    )
     on_error: Literal["fail", "skip"] = Field(
         "fail", description="A bad row stops the build (fail) or is left out, counted and listed in the summary (skip)"
     )
@@ -50,6 +53,16 @@ class JuryFields(BaseModel):
         description="Pair filters in the order they apply; a bare name is accepted (e.g. `- drop_ties`)",
     )
     batch_size: int = Field(32, ge=1, le=100_000, description="Requests per engine task")
+    aggregation: AggregationConfig = Field(
+        default_factory=MajorityAggregation,
+        description="How the jurors' votes become a label and a confidence: majority (default), dawid_skene, or "
+        "fitted (written by `eval-judge --fit`); a bare name is accepted",
+    )
+
+    @field_validator("aggregation", mode="before")
+    @classmethod
+    def _bare_aggregation(cls, value: Any) -> Any:
+        return {"kind": value} if isinstance(value, str) else value
 
     @field_validator("judge", mode="before")
     @classmethod
@@ -91,8 +104,9 @@ class JuryFields(BaseModel):
 
 
 def juror_identity(juror: Any, engines: dict[str, EngineConfig]) -> str:
-    """Two jurors are the same judge when everything but the engine's key name is equal."""
-    data = juror.model_dump(mode="json")
+    """Two jurors are the same judge when everything but the engine's key name, the weight and the abstention
+    threshold is equal (those change how its votes count, not what it says)."""
+    data = juror.model_dump(mode="json", exclude={"weight", "abstain_below"})
     engine = data.pop("engine", None)
     resolved = engines[engine].model_dump(mode="json") if engine in engines else engine
     return json.dumps([data, resolved], sort_keys=True)
@@ -127,6 +141,9 @@ class PreferenceBuildConfig(JuryFields, LimitFields):
         if self.pairing.strategy != "all_pairs" and not any(j.kind == "pointwise" for j in self.jurors):
             raise ValueError(f"pairing.strategy {self.pairing.strategy!r} ranks samples by pointwise scores: "
                              "add a juror of kind pointwise")
+        if any(j.kind == "verifier" for j in self.jurors) and not self.prompts.reference_field:
+            raise ValueError("a juror of kind verifier checks answers against the prompts' reference answers: "
+                             "set prompts.reference_field")
         return self
 
     def imported_response_judges(self) -> list[str]:
@@ -189,7 +206,7 @@ def _describe(path: Path, text: str, exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
-_UNION_TAGS = {"llama_cpp", "openai", "dry_run", "sample", *JUROR_KINDS, *FILTER_KINDS}
+_UNION_TAGS = {"llama_cpp", "openai", "dry_run", "sample", *JUROR_KINDS, *FILTER_KINDS, *AGGREGATION_KINDS}
 
 
 def _line_of(text: str, loc: list) -> int | None:

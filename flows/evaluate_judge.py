@@ -3,7 +3,8 @@
 `prefsynth eval-judge CONFIG --gold FILE.jsonl`. CONFIG is a judge-evaluation config (engines, judge or jury,
 filters) or a whole build config, whose prompts and policies are then ignored. Engine calls go through the
 catalog's call cache, so a re-run is free; imported jurors read their judgments from the catalog. Nothing else
-is written.
+is written. The report also has each aggregation's accuracy and precision/coverage frontier and the fitted jury
+(k-fold cross-validated: flows/eval_fit.py).
 """
 
 from __future__ import annotations
@@ -22,13 +23,15 @@ from ..storage.records import imported_judges
 from ..tasks.judge.evaluation import GoldItem, evaluate_group, gold_longer_wins
 from ..runtime.calls import CallRunner
 from .config import JuryFields
+from .eval_fit import calibration
 from .judging import JuryResult, judge_given_pairs, juror_name
 
 
-def gold_items(path: Path | str) -> list[GoldItem]:
-    """The gold file as items: a prompt and its two responses (identity by text, as for imported judgments)."""
+def gold_items(path: Path | str, skipped: list | None = None) -> list[GoldItem]:
+    """The gold file as items: a prompt and its two responses (identity by text, as for imported judgments).
+    With a `skipped` list (`--on-error skip`) bad lines are left out and recorded there."""
     items = []
-    for lineno, row in read_gold(path):
+    for lineno, row in read_gold(path, skipped):
         prompt = row.prompt_record(f"{Path(path).name}:{lineno}")
         a, b = imported_sample(prompt.id, row.response_a), imported_sample(prompt.id, row.response_b)
         items.append(GoldItem(prompt=prompt, a=a, b=b, label=row.label, source=row.source))
@@ -61,17 +64,21 @@ def report(config: JuryFields, items: list[GoldItem], result: JuryResult, names:
     for group, protocol, members in _groups(config, names):
         chosen = set(members)
         judgments = [[j for j in js if j.judge in chosen] for js in result.by_pair]
-        rows.append({**evaluate_group(group, protocol, len(members), items, judgments, config.filters),
-                     "judges": members})
+        whole = set(members) == set(names)  # the configured aggregation is about the whole jury
+        rows.append({**evaluate_group(group, protocol, len(members), items, judgments, config.filters, result.jury,
+                                      config.aggregation if whole else None), "judges": members})
     sources = sorted({i.source for i in items})
     return {"items": len(items), "sources": sources, "gold_longer_wins": gold_longer_wins(items), "groups": rows}
 
 
 @flow(name="judge-eval")
-def evaluate_judge(config: JuryFields, catalog_path: str, gold_path: str) -> dict:
-    """Judge every gold pair with every juror and report the metrics per judge, per protocol and for the jury."""
+def evaluate_judge(config: JuryFields, catalog_path: str, gold_path: str, folds: int = 5,
+                   on_error: str = "fail") -> dict:
+    """Judge every gold pair with every juror and report the metrics per judge, per protocol and for the jury,
+    and each aggregation's frontier with the `folds`-fold cross-validated fitted jury."""
     started = time.perf_counter()
-    items = gold_items(gold_path)
+    skipped: list | None = [] if on_error == "skip" else None
+    items = gold_items(gold_path, skipped)
     prompts = {i.prompt.id: i.prompt for i in items}
     with Catalog(catalog_path) as catalog:
         _check_imported(config, catalog)
@@ -79,5 +86,8 @@ def evaluate_judge(config: JuryFields, catalog_path: str, gold_path: str) -> dic
         names = [juror_name(j, runner) for j in config.jurors]
         result = judge_given_pairs(config.jurors, prompts, [(i.a, i.b) for i in items], None, runner, catalog)
     out = report(config, items, result, names)
+    out.update(calibration(config, items, result, names, folds))
+    if skipped is not None:
+        out["skipped_gold"] = [str(e) for e in skipped]
     out.update(gold=str(gold_path), wall_time_s=round(time.perf_counter() - started, 3), **runner.stats.as_dict())
     return out

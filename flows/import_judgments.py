@@ -1,6 +1,7 @@
 """`prefsynth import-judgments FILE`: judgments made elsewhere → catalog records a build can use as jurors.
 
-The whole file is checked first; one bad line means nothing is written (errors name FILE:LINE and the field).
+The whole file is checked first; one bad line means nothing is written (errors name FILE:LINE and the field),
+unless `on_error="skip"`: then bad lines are left out and listed (`skipped`), the good ones imported.
 Importing the same file twice adds nothing: prompts, responses and judgments are stored by content id.
 """
 
@@ -14,9 +15,11 @@ from ..storage.judgment_files import read_imported_judgments
 from ..storage.records import write_imported
 
 
-def import_judgments(path: Path | str, catalog_path: Path | str) -> dict:
-    """Validate every line, then store prompts, responses and judgments in one transaction; returns counts."""
-    rows = read_imported_judgments(path)
+def import_judgments(path: Path | str, catalog_path: Path | str, on_error: str = "fail") -> dict:
+    """Validate every line, then store prompts, responses and judgments in one transaction; returns counts (and
+    the skipped lines as FILE:LINE: field 'F': problem with `on_error="skip"`)."""
+    skipped: list | None = [] if on_error == "skip" else None
+    rows = read_imported_judgments(path, skipped)
     prompts, samples, judgments = {}, {}, {}
     for lineno, row in rows:
         prompt, a, b, judgment = row.records(f"{Path(path).name}:{lineno}")
@@ -32,4 +35,6 @@ def import_judgments(path: Path | str, catalog_path: Path | str) -> dict:
         "judgments": len(judgments),
         "new_judgments": new,
         "judges": dict(sorted(Counter(j.judge for j in judgments.values()).items())),
+        **({"skipped": [str(e) for e in skipped], "skipped_lines": len({(e.line, e.path) for e in skipped})}
+           if skipped is not None else {}),
     }

@@ -13,11 +13,14 @@ from functools import partial
 
 from ..schemas.judges import DebateJudgeConfig, ImportedJudgeConfig, JudgeConfig, PairingConfig, PointwiseJudgeConfig
 from ..schemas.preference import Judgment, PreferencePair, Prompt, Sample
+from ..schemas.verifier import VerifierJudgeConfig
 from ..storage.catalog import Catalog
+from ..storage.inputs import InputError
 from ..storage.records import imported_judgments
-from ..tasks.judge import debate, pointwise, single
+from ..tasks.judge import debate, pointwise, single, verifier
+from ..tasks.judge.calibrated import aggregate_pairs
 from ..tasks.judge.imported import match_imported
-from ..tasks.judge.jury import aggregate, jury_agreement, votes_for
+from ..tasks.judge.jury import Jury, JurorSpec, jury_agreement, votes_for
 from ..tasks.pairs import mean_scores, select_pairs
 from ..runtime.calls import CallRunner
 from .debating import run_debates
@@ -31,16 +34,27 @@ class JuryResult:
     pairs: list[PreferencePair]
     by_pair: list[list[Judgment]]  # the judgments of pairs[k], ratings included
     candidates: list[Pair]  # (x, y) of pairs[k]
+    jury: Jury  # how each juror's votes are read (score range, weight): filters re-count with it
 
 
 _PROTOCOLS = {JudgeConfig: single, PointwiseJudgeConfig: pointwise, DebateJudgeConfig: debate}
 
 
 def juror_name(juror, runner: CallRunner) -> str:
-    """The juror's judge name: its engine and the settings that change its verdicts, or the imported name."""
+    """The juror's judge name: its engine and the settings that change its verdicts, the imported name, or the
+    verifier's checking rule."""
     if isinstance(juror, ImportedJudgeConfig):
         return juror.judge
+    if isinstance(juror, VerifierJudgeConfig):
+        return verifier.judge_name(juror)
     return _PROTOCOLS[type(juror)].judge_name(runner.engine_name(juror.engine), juror)
+
+
+def jury_of(jurors: list, runner: CallRunner) -> Jury:
+    """Each juror's score range (its rubric, debate scores or declared import range), `weight` (default 1) and
+    abstention threshold (`abstain_below`, imported scores) under its judge name (tasks/judge/votes.py)."""
+    return Jury.of([JurorSpec(juror_name(j, runner), j.score_range, j.weight, getattr(j, "abstain_below", 0.0))
+                    for j in jurors])
 
 
 def rate_samples(jurors: list, prompts: dict[str, Prompt], samples: list[Sample], runner: CallRunner) -> list[Judgment]:
@@ -58,7 +72,7 @@ def rate_samples(jurors: list, prompts: dict[str, Prompt], samples: list[Sample]
 
 def judge_ordered(jurors: list, prompts: dict[str, Prompt], pairs: list[Pair], runner: CallRunner,
                   catalog: Catalog) -> list[list[Judgment]]:
-    """For each pair, the judgments of the pairwise (both orders), debate and imported jurors."""
+    """For each pair, the judgments of the pairwise (both orders), debate, imported and verifier jurors."""
     out: list[list[Judgment]] = [[] for _ in pairs]
     for cfg in jurors:
         if isinstance(cfg, JudgeConfig):
@@ -67,6 +81,8 @@ def judge_ordered(jurors: list, prompts: dict[str, Prompt], pairs: list[Pair], r
             found = run_debates(cfg, juror_name(cfg, runner), prompts, pairs, runner)
         elif isinstance(cfg, ImportedJudgeConfig):
             found = match_imported(pairs, prompts, imported_judgments(catalog, cfg.judge))
+        elif isinstance(cfg, VerifierJudgeConfig):  # answers checked against the prompt's reference, no model
+            found = verifier.verify_pairs(cfg, juror_name(cfg, runner), prompts, pairs)
         else:
             continue
         for k, js in enumerate(found):
@@ -93,17 +109,18 @@ def _pairwise(cfg: JudgeConfig, prompts: dict[str, Prompt], pairs: list[Pair], r
 
 
 def run_jury(jurors: list, prompts: dict[str, Prompt], samples: list[Sample], pairing: PairingConfig,
-             runner: CallRunner, catalog: Catalog) -> JuryResult:
-    """The whole judging stage of a build: rate, select pairs, judge them, aggregate each pair's votes."""
+             runner: CallRunner, catalog: Catalog, aggregation=None) -> JuryResult:
+    """The whole judging stage of a build: rate, select pairs, judge them, aggregate each pair's votes (by
+    `aggregation`, default majority: tasks/judge/calibrated.py)."""
     groups = Counter(s.prompt_id for s in samples if s.status in ("ok", "truncated"))
     rateable = [s for s in samples if s.status in ("ok", "truncated") and groups[s.prompt_id] > 1]
     ratings = rate_samples(jurors, prompts, rateable, runner)
     pairs = select_pairs(samples, pairing, mean_scores(ratings))
-    return judge_given_pairs(jurors, prompts, pairs, ratings, runner, catalog)
+    return judge_given_pairs(jurors, prompts, pairs, ratings, runner, catalog, aggregation)
 
 
 def judge_given_pairs(jurors: list, prompts: dict[str, Prompt], pairs: list[Pair], ratings: list[Judgment] | None,
-                      runner: CallRunner, catalog: Catalog) -> JuryResult:
+                      runner: CallRunner, catalog: Catalog, aggregation=None) -> JuryResult:
     """Judge fixed pairs (ratings are made here when not given) and aggregate each pair's votes."""
     if ratings is None:
         unique = list({s.id: s for pair in pairs for s in pair}.values())
@@ -113,19 +130,31 @@ def judge_given_pairs(jurors: list, prompts: dict[str, Prompt], pairs: list[Pair
         by_sample[r.first_id].append(r)
     ordered = judge_ordered(jurors, prompts, pairs, runner, catalog)
     by_pair = [by_sample[x.id] + by_sample[y.id] + js for (x, y), js in zip(pairs, ordered, strict=True)]
-    aggregated = [aggregate(x, y, js) for (x, y), js in zip(pairs, by_pair, strict=True)]
+    jury = jury_of(jurors, runner)
+    check_fitted_judges(aggregation, [s.judge for s in jury.specs])
+    aggregated = aggregate_pairs(pairs, by_pair, jury, aggregation)
     judgments = ratings + [j for js in ordered for j in js]
     return JuryResult(judgments=list({j.id: j for j in judgments}.values()), pairs=aggregated, by_pair=by_pair,
-                      candidates=pairs)
+                      candidates=pairs, jury=jury)
 
 
-def merge_juries(parts: list[JuryResult]) -> JuryResult:
-    """The jury results of disjoint groups of prompts as one (in the order of the groups)."""
+def check_fitted_judges(aggregation, judges: list[str]) -> None:
+    """A fitted jury names its jurors: a coefficient for a judge not in the jury means the wrong config."""
+    unknown = sorted(set(getattr(aggregation, "coefficients", {})) - set(judges))
+    if unknown:  # an InputError: the CLI prints it as one line and exits non-zero, no version is written
+        raise InputError("aggregation.coefficients", None, None, f"no juror named {', '.join(map(repr, unknown))} "
+                         f"in this jury (jurors: {', '.join(judges)})")
+
+
+def merge_juries(parts: list[JuryResult], aggregation=None) -> JuryResult:
+    """The jury results of disjoint groups of prompts (judged with the default majority) as one, in the order
+    of the groups, every pair labelled by `aggregation` over all of them (a Dawid-Skene fit needs every pair)."""
     judgments = [j for part in parts for j in part.judgments]
+    candidates = [c for part in parts for c in part.candidates]
+    by_pair = [b for part in parts for b in part.by_pair]
     return JuryResult(judgments=list({j.id: j for j in judgments}.values()),
-                      pairs=[p for part in parts for p in part.pairs],
-                      by_pair=[b for part in parts for b in part.by_pair],
-                      candidates=[c for part in parts for c in part.candidates])
+                      pairs=aggregate_pairs(candidates, by_pair, parts[0].jury, aggregation),
+                      by_pair=by_pair, candidates=candidates, jury=parts[0].jury)
 
 
 def jury_stats(result: JuryResult) -> dict:
@@ -133,7 +162,7 @@ def jury_stats(result: JuryResult) -> dict:
     per_judge: dict[str, Counter] = defaultdict(Counter)
     for j in result.judgments:
         per_judge[j.judge][j.status] += 1
-    votes = [votes_for(x, y, js) for (x, y), js in zip(result.candidates, result.by_pair, strict=True)]
+    votes = [votes_for(x, y, js, result.jury) for (x, y), js in zip(result.candidates, result.by_pair, strict=True)]
     return {
         "judges": {name: dict(c) for name, c in sorted(per_judge.items())},
         "agreement": jury_agreement(votes),

@@ -18,6 +18,7 @@ from ..storage.records import imported_judges, imported_judgments, latest_versio
 from ..storage.versions import commit_version
 from ..tasks.filters import FilterContext, filter_pairs, funnel
 from ..tasks.judge.imported import imported_samples
+from ..tasks.judge.verifier_stats import verifier_section
 from ..tasks.sample import collapse_duplicates, sample_request, to_samples
 from ..runtime.budget import RunLimits
 from .artifacts import publish_version_artifacts
@@ -83,21 +84,23 @@ def sample_and_judge(config: PreferenceBuildConfig, prompts: list[Prompt], runne
 
     Sampling, pairing and judging are per prompt, so when every engine streams (servers) the prompts go through
     all stages in small groups that overlap (runtime/overlap.py): a prompt's pairs are judged as soon as its
-    samples are in. In-process engines run each stage over all prompts. Same records either way.
+    samples are in. In-process engines run each stage over all prompts. Same records either way: a model
+    aggregation (Dawid-Skene, fitted) labels the pairs of all groups together, once they are all judged.
     """
-    def one_group(group: list[Prompt]) -> tuple[list[Sample], JuryResult]:
+    def one_group(group: list[Prompt], aggregation=None) -> tuple[list[Sample], JuryResult]:
         samples = collapse_duplicates(collect_samples(config, group, runner, catalog), config.dedupe)
-        return samples, run_jury(config.jurors, {p.id: p for p in group}, samples, config.pairing, runner, catalog)
+        by_id = {p.id: p for p in group}
+        return samples, run_jury(config.jurors, by_id, samples, config.pairing, runner, catalog, aggregation)
 
-    if not runner.all_stream():
-        return one_group(prompts)
+    if not runner.all_stream() or len(prompts) < 2:
+        return one_group(prompts, config.aggregation)
     parts = map_groups(one_group, prompts, workers_for(runner.concurrency()), runner)
-    return [s for samples, _ in parts for s in samples], merge_juries([jury for _, jury in parts])
+    return [s for samples, _ in parts for s in samples], merge_juries([jury for _, jury in parts], config.aggregation)
 
 
 def parent_pairs(config: PreferenceBuildConfig, catalog: Catalog) -> tuple[PreferencePair, ...] | None:
-    """The pairs of the version this build will follow (read only when a cross-version filter needs them)."""
-    if not any(f.kind == "cross_version" for f in config.filters):
+    """The pairs of the version this build will follow (read only when a rank-consistency filter needs them)."""
+    if not any(f.kind == "rank_consistency" for f in config.filters):
         return None
     latest = latest_version(catalog, config.name)
     return None if latest is None else tuple(version_pairs(catalog, config.name, latest))
@@ -117,9 +120,10 @@ def preference_build(config: PreferenceBuildConfig, catalog_path: str = DEFAULT_
         runner = CallRunner(CallCache(catalog), config.engines, config.batch_size, RunLimits.of(config))
         samples, jury = sample_and_judge(config, prompts, runner, catalog)
         ctx = FilterContext({j.id: j for j in jury.judgments}, {s.id: s for s in samples}, prompts=by_id,
-                            all_pairs=tuple(jury.pairs), parent_pairs=parent_pairs(config, catalog))
+                            all_pairs=tuple(jury.pairs), parent_pairs=parent_pairs(config, catalog), jury=jury.jury)
         run = filter_pairs(jury.pairs, config.filters, ctx)
         stats = build_stats(prompts, samples, jury, config, run.decisions, runner)
+        stats.update(verifier_section(jury.pairs, jury.by_pair, run.kept))  # with a verifier juror only
         if config.incremental != "off":
             stats["incremental"] = plan.stats(config.incremental)
         if source.skipped:

@@ -1,14 +1,15 @@
 """The process-label flow: problems → solutions → steps → OmegaPRM | Math-Shepherd → step labels → version.
 
-The searches live in this process (they are small state machines); every round of every problem's pending
-rollout requests goes to the engine as one batch, through the call cache.
+The searches live in this process (they are small state machines) and run through the same drivers the tests
+and benchmarks run (`tasks.search.omegaprm.run_omegaprm`, `tasks.search.math_shepherd.run_math_shepherd`):
+every round of every problem's pending rollout requests goes to the engine as one batch, through the call
+cache. A version has one row per labelled solution, so its row_count is its number of distinct rows.
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Generator
 from pathlib import Path
 
 from prefect import flow
@@ -21,8 +22,7 @@ from ..storage.problems import load_problems
 from ..storage.stepwise import prefix_lookup, step_label_rows
 from ..storage.versions import commit_version
 from ..tasks.rollouts import RolloutPolicy, rollout_request, to_rollouts
-from ..tasks.search.math_shepherd import math_shepherd_batches
-from ..tasks.search.omegaprm import omegaprm_batches, start_searches
+from ..tasks.search import math_shepherd, omegaprm
 from ..tasks.steps import make_steps
 from ..tasks.verify import AnswerChecker
 from ..runtime.budget import RunLimits
@@ -60,19 +60,10 @@ class Rollouts:
         ]
 
 
-def drive(batches: Generator, rollout_fn: Rollouts):
-    """Run a batched search generator to completion: each yielded round is one engine batch."""
-    try:
-        requests = next(batches)
-        while True:
-            requests = batches.send(rollout_fn(requests))
-    except StopIteration as stop:
-        return stop.value
-
-
-def run_omegaprm(config, problems, rollouts: Rollouts, lookup) -> tuple[list, list, list, dict]:
-    searches = start_searches(problems, rollouts.policy.name, config.omegaprm, lookup)
-    results = drive(omegaprm_batches(searches), rollouts)
+def label_with_omegaprm(config, problems, rollouts: Rollouts, lookup):
+    """OmegaPRM through `tasks.search.omegaprm.run_omegaprm` (the driver the tests cover): each round of
+    every problem's pending request is one engine batch. Rows: the searched rollouts whose error was located."""
+    results = omegaprm.run_omegaprm(problems, rollouts, config.omegaprm, model=rollouts.policy.name, lookup=lookup)
     labelled, solutions, steps, values = [], [], [], []
     for res in results:
         solutions += [*res.screening, *res.rollouts]
@@ -87,11 +78,15 @@ def run_omegaprm(config, problems, rollouts: Rollouts, lookup) -> tuple[list, li
         "stop_reasons": dict(Counter(r.stats.stop_reason for r in results)),
         "paths": dict(Counter(p.status for r in results for p in r.paths)),
         "estimates": sum(r.stats.estimates for r in results),
+        "rollouts_requested": sum(r.stats.spent for r in results),  # what the budget counts
+        "extra_draws": sum(r.stats.extra_draws for r in results),  # sequential estimation's further draws
     }
     return labelled, solutions, steps, values, stats
 
 
-def run_math_shepherd(config, problems, rollouts: Rollouts, lookup):
+def label_with_math_shepherd(config, problems, rollouts: Rollouts, lookup):
+    """Math-Shepherd: one round of `solutions_per_problem` samples, then
+    `tasks.search.math_shepherd.run_math_shepherd` (the driver the tests cover) labels every step of each."""
     first = [RolloutRequest(p.id, "", config.solutions_per_problem) for p in problems]
     sampled = rollouts(first)
     solutions = [
@@ -102,10 +97,8 @@ def run_math_shepherd(config, problems, rollouts: Rollouts, lookup):
     solutions = list({s.id: s for s in solutions}.values())
     sep = config.math_shepherd.step_separator
     steps_by_solution = {s.id: make_steps(s.id, s.text, sep) for s in solutions}
-    result = drive(
-        math_shepherd_batches(solutions, rollouts.policy.name, config.math_shepherd, lookup, steps_by_solution),
-        rollouts,
-    )
+    result = math_shepherd.run_math_shepherd(solutions, rollouts, config.math_shepherd,
+                                             completer=rollouts.policy.name, lookup=lookup, steps=steps_by_solution)
     labelled = [
         LabelledSolution.create(item.solution.id, "math_shepherd", len(item.steps), item.labels)
         for item in result.labelled
@@ -125,8 +118,9 @@ def process_labels(config: ProcessLabelsConfig, catalog_path: str = DEFAULT_CATA
         runner = CallRunner(CallCache(catalog), config.engines, config.batch_size, RunLimits.of(config))
         rollouts = Rollouts(config, problems, runner, checker)
         lookup = prefix_lookup(catalog) if config.reuse_prefix_values else None
-        method = run_omegaprm if config.method == "omegaprm" else run_math_shepherd
+        method = label_with_omegaprm if config.method == "omegaprm" else label_with_math_shepherd
         labelled, solutions, steps, values, method_stats = method(config, problems, rollouts, lookup)
+        labelled, duplicates = _one_row_per_solution(labelled)
         solutions = list({s.id: s for s in solutions}.values())
         stats = {
             "problems": len(problems),
@@ -135,6 +129,7 @@ def process_labels(config: ProcessLabelsConfig, catalog_path: str = DEFAULT_CATA
             "labelled_solutions": len(labelled),
             "labelled_steps": sum(len(r.labels) for r in labelled),
             "with_error": sum(r.first_error is not None for r in labelled),
+            "duplicate_rows_dropped": duplicates,
             "rounds": rollouts.rounds,
             **method_stats,
             **runner.stats.as_dict(),
@@ -156,6 +151,15 @@ def process_labels(config: ProcessLabelsConfig, catalog_path: str = DEFAULT_CATA
         )
         publish_version_artifacts(catalog, version)  # the run's summary as Prefect artifacts
     return summary(version)
+
+
+def _one_row_per_solution(labelled: list[LabelledSolution]) -> tuple[list[LabelledSolution], int]:
+    """One row per solution (the first): a version's row_count is its number of distinct rows. The searches
+    never label a solution twice; the count of rows dropped here is reported (and expected to be 0)."""
+    first: dict[str, LabelledSolution] = {}
+    for row in labelled:
+        first.setdefault(row.solution_id, row)
+    return list(first.values()), len(labelled) - len(first)
 
 
 def _unique_steps(steps: list[Step]) -> list[Step]:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..schemas.engine import EngineConfig
 from ..schemas.judges import JudgeConfig
+from ..runtime.budget import LimitFields
 from .config import DATASET_NAME, load_config
 
 _FORBID = ConfigDict(extra="forbid")
@@ -24,10 +25,13 @@ class ItemsConfig(BaseModel):
     limit: int | None = Field(None, ge=1, description="Use only the first N items")
 
 
-class RationalizeConfig(BaseModel):
+class RationalizeConfig(LimitFields):
     """`prefsynth rationalize`: items → K sampled judgments each → right/wrong by reference → rationale pairs
     (+ an SFT set of agreed judgments) → a `rationale` version. Point `judge.engine` at the judge trained on the
-    previous iteration's data to iterate; each version records its judge and parent."""
+    previous iteration's data to iterate; each version records its judge and parent.
+
+    The same limits as every build (`LimitFields`: `budget`, `max_error_rate`, `batches_in_flight`): reaching a
+    budget, or more failed calls than `max_error_rate`, stops the run without a version."""
 
     model_config = _FORBID
     name: str = Field(..., pattern=DATASET_NAME, description="Dataset name; each run adds a version")
@@ -43,6 +47,11 @@ class RationalizeConfig(BaseModel):
     min_consensus_margin: float = Field(
         0.5, ge=0.0, le=1.0,
         description="Consensus needs its majority side to lead the runner-up by this fraction of parsed judgments",
+    )
+    order: Literal["balanced", "as_given"] = Field(
+        "balanced", description="balanced = half the items of each gold/verifier side (and half the rest) are shown "
+        "with response_b first, recorded per item, so a judge's position bias is not agreement with the reference; "
+        "as_given = the file's order for all",
     )
     max_pairs_per_item: int = Field(2, ge=1, le=64, description="Rationale pairs kept per item (most informative)")
     answer_timeout_s: float = Field(5.0, gt=0, description="Hard timeout of one math-verify check (verifier)")

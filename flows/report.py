@@ -20,7 +20,10 @@ from .report_summary import preference_summary, rationale_summary, stepwise_summ
 def build_summary(catalog: Catalog, version: DatasetVersion, threshold: float = 0.0) -> dict[str, Any]:
     """The report's numbers for any kind of version (JSON-able)."""
     if version.kind == "preference":
-        return preference_summary(version, preference_data(catalog, version))
+        from .report_confidence import confidence_summary
+
+        summary = preference_summary(version, preference_data(catalog, version))
+        return {**summary, "confidence": confidence_summary(catalog, version)}
     if version.kind == "stepwise":
         return stepwise_summary(version, stepwise_data(catalog, version), threshold)
     if version.kind == "rationale":

@@ -127,7 +127,9 @@ def juror_agreement(s: dict, out: Path) -> Plot:
     ax.set_title("Juror agreement (Cohen's κ on pair winners)")
     fig.colorbar(im, ax=ax, shrink=0.8)
     return _save(fig, out, "juror_agreement.png"), ("Pairwise Cohen's κ between jurors' winners on the pairs both "
-                                                    "judged (n); a pairwise juror's winner sums its two orders.")
+                                                    "judged (n): which of the two responses won (not whether the "
+                                                    "jury's chosen one did); a pairwise juror's winner sums its two "
+                                                    "orders.")
 
 
 def longer_won(s: dict, out: Path) -> Plot:
@@ -203,8 +205,53 @@ def rationale_agreement(s: dict, out: Path) -> Plot:
     return _save(fig, out, "rationale_agreement.png"), "Per item: how many of the K sampled judgments agree with its reference, by reference source."
 
 
+def confidence_frontier(s: dict, out: Path) -> Plot:
+    """Left: precision against coverage on gold (the fitted jury's cross-validated frontier, when the build's
+    aggregation was fitted); right: the share of this build's pairs at or above each confidence threshold."""
+    c = s.get("confidence")
+    if not c:
+        return None
+    frontier = [r for r in c.get("frontier") or [] if r.get("precision") is not None]
+    if not frontier and len(s.get("judges") or []) < 2:
+        return None  # one judge under majority: every confidence is 1 or 0.5, nothing to choose from
+    fig = Figure(figsize=(9 if frontier else 5, 3.8))
+    axes = fig.subplots(1, 2 if frontier else 1, squeeze=False)[0]
+    if frontier:
+        ax = axes[0]
+        ax.plot([100 * r["coverage"] for r in frontier], [100 * r["precision"] for r in frontier], "o-", color=KEPT)
+        for r in frontier:
+            ax.annotate(f"{r['threshold']:g}", (100 * r["coverage"], 100 * r["precision"]), fontsize=7,
+                        xytext=(3, 3), textcoords="offset points")
+        if c.get("threshold") is not None:
+            ax.axvline(100 * _coverage_at(frontier, c["threshold"]), color=DROPPED, linestyle="--", linewidth=1,
+                       label=f"configured min_confidence {c['threshold']:g}")
+            ax.legend(fontsize=8)
+        ax.set_xlabel("coverage on gold (% of items kept)")
+        ax.set_ylabel("precision (% kept that are right)")
+        ax.set_title(f"Frontier: {c['frontier_how']}", fontsize=9)
+    ax = axes[-1]
+    ts = [r["threshold"] for r in c["coverage"]]
+    ax.plot(ts, [100 * r["share"] for r in c["coverage"]], "o-", color=NEUTRAL)
+    if c.get("threshold") is not None:
+        ax.axvline(c["threshold"], color=DROPPED, linestyle="--", linewidth=1)
+    ax.set_xlabel("confidence threshold")
+    ax.set_ylabel("% of this build's pairs at or above it")
+    ax.set_ylim(0, 105)
+    ax.set_title(f"This build ({c['aggregation']}): {c['pairs']} jury pairs", fontsize=9)
+    caption = ("Right: how many of the jury's pairs a confidence filter would keep at each threshold. "
+               + ("Left: precision against coverage on held-out gold items (labels show the threshold) — pick "
+                  "the threshold there." if frontier else "Precision needs gold labels: run eval-judge (its "
+                  "frontier) or build with a fitted jury to see it here."))
+    return _save(fig, out, "confidence.png"), caption
+
+
+def _coverage_at(frontier: list[dict], threshold: float) -> float:
+    at = [r for r in frontier if r["threshold"] <= threshold]
+    return (at[-1] if at else frontier[0])["coverage"]
+
+
 PLOTS = {
-    "preference": [funnel, verdicts, margins, scores, juror_agreement, longer_won],
+    "preference": [funnel, verdicts, margins, scores, juror_agreement, longer_won, confidence_frontier],
     "stepwise": [label_balance, mc_values],
     "rationale": [rationale_agreement],
 }

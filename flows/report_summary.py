@@ -18,6 +18,7 @@ from ..schemas.preference import VERDICT_MARGIN, Judgment
 from ..storage.report_data import JudgmentRow, PairRow, PreferenceData, RationaleRow, StepRow
 from ..tasks.judge.agreement import cohen_kappa
 from ..tasks.judge.jury import votes_for
+from ..tasks.judge.verifier_stats import position_bias
 from ..tasks.labels import derive
 
 VERDICT_ORDER = list(VERDICT_MARGIN) + ["parse_error", "error"]
@@ -46,6 +47,7 @@ def preference_summary(version: DatasetVersion, data: PreferenceData) -> dict[st
         "scores": score_counts(data.judgments),
         "longer_won": longer_won(data),
         "juror_kappa": juror_kappa(data) if len(judges) > 1 else None,
+        "verifier": st.get("verifier"),  # builds with a verifier juror (tasks/judge/verifier_stats.py)
     }
     summary["headline"] = preference_headline(version, summary, data)
     return summary
@@ -98,13 +100,19 @@ def longer_won(data: PreferenceData) -> dict[str, Any]:
 
 
 def juror_winners(data: PreferenceData) -> dict[str, dict[str, int]]:
-    """Judge → pair id → its winner on that pair (+1 chosen, −1 rejected, 0 tie), from all its votes on the pair
-    (a pairwise judge's two orders summed: one that flips with the order has no preference)."""
+    """Judge → pair id → which response it says won (+1 the response with the smaller id, −1 the other, 0 tie),
+    from all its votes on the pair (a pairwise judge's two orders summed: one that flips with the order has no
+    preference).
+
+    Absolute, not relative to the pair's chosen response: the jury picked `chosen` from these same votes, so
+    "voted for chosen" is nearly always +1 for every juror and Cohen's κ on it sits near zero even when the
+    jurors agree. The smaller id is a fixed order that does not depend on the jury's decision.
+    """
     by_id = {j.id: j for j in data.judgments}
     out: dict[str, dict[str, int]] = defaultdict(dict)
     for p in data.pairs:
         js = [_as_judgment(by_id[i]) for i in p.judgment_ids if i in by_id]
-        x, y = SimpleNamespace(id=p.chosen_id), SimpleNamespace(id=p.rejected_id)
+        x, y = (SimpleNamespace(id=i) for i in sorted((p.chosen_id, p.rejected_id)))
         margins: dict[str, list[float]] = defaultdict(list)
         for v in votes_for(x, y, js):
             if v.margin is not None:
@@ -116,7 +124,8 @@ def juror_winners(data: PreferenceData) -> dict[str, dict[str, int]]:
 
 
 def juror_kappa(data: PreferenceData) -> dict[str, Any]:
-    """Pairwise Cohen's κ (Cohen 1960) between jurors' winners, over the pairs both voted on."""
+    """Pairwise Cohen's κ (Cohen 1960) between jurors' absolute winners (see `juror_winners`), over the pairs
+    both voted on."""
     winners = juror_winners(data)
     judges = sorted(winners)
     k = len(judges)
@@ -153,7 +162,30 @@ def preference_headline(version: DatasetVersion, s: dict, data: PreferenceData) 
     lw = s["longer_won"]
     rows.append(["longer response won", f"{_pct(lw['pairs']['rate'])} of {lw['pairs']['decided']} decided pairs; "
                  f"{_pct(lw['kept_pairs']['rate'])} of {lw['kept_pairs']['decided']} kept"])
-    return rows + _call_rows(st)
+    return rows + verifier_rows(st.get("verifier")) + _call_rows(st)
+
+
+def verifier_rows(v: dict | None) -> list[list[str]]:
+    """The verifier's checks, and each other juror on the pairs it decided: right by the order shown (a gap
+    between the two is position bias) and its vote (orders averaged) for the correct or the wrong answer."""
+    if not v:
+        return []
+    rows = [["verifier", f"{v['checked']} pairs checked: {v['decided']} with one answer correct "
+             f"({v['kept']} kept, chosen correct in {v['kept_chosen_correct']}); abstained on {v['both_correct']} "
+             f"both correct, {v['neither_correct']} neither, {v['unknown']} unknown"]]
+    for judge, f in v["judges"].items():
+        parts = [f"{c['right']}/{c['right'] + c['wrong'] + c['tie']} {shown}"
+                 + (f" (+{c['no_verdict']} no verdict)" if c["no_verdict"] else "")
+                 for slot, shown in (("correct_first", "with the correct answer shown first"),
+                                     ("correct_second", "shown second"), ("scores", "from its ratings"))
+                 if (c := f.get(slot))]
+        bias = position_bias(f)
+        votes = f["votes"]
+        rows.append(["vs verifier", f"{judge}: right " + ", ".join(parts)
+                     + (f" (position bias {bias:+.2f})" if bias is not None else "")
+                     + f"; votes for the correct answer {votes['correct']}, for the wrong {votes['wrong']}, "
+                       f"abstained {votes['abstain']}"])
+    return rows
 
 
 # -- stepwise -------------------------------------------------------------------------------------------------

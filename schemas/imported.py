@@ -35,9 +35,10 @@ class _PairRow(BaseModel):
     response_b: str
     pair_id: str | None = None
 
-    @field_validator("prompt", "response_a", "response_b")
+    @field_validator("prompt")
     @classmethod
     def _not_empty(cls, value):
+        """A prompt needs text; a response may be empty (a model that answered nothing is judgeable, issue 17)."""
         if isinstance(value, str) and not value.strip():
             raise ValueError("must not be empty")
         if isinstance(value, list) and not value:

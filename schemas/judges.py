@@ -9,7 +9,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .verifier import VerifierJudgeConfig  # the juror that checks answers (no engine)
+
 _FORBID = ConfigDict(extra="forbid")
+
+
+def _weight():
+    """Every juror's `weight` (issue 17): how much its one vote counts in the jury (tasks/judge/votes.py)."""
+    return Field(1.0, ge=0.0, description="How much this juror's vote counts (default 1; 0: recorded, not counted)")
 
 
 class JudgeConfig(BaseModel):
@@ -21,10 +28,16 @@ class JudgeConfig(BaseModel):
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="Judging temperature (0 = greedy)")
     max_tokens: int = Field(384, ge=16, description="Longest judge reply (rationale + verdict)")
     seed: int = Field(0, description="Judge seed")
+    weight: float = _weight()
     reask: bool = Field(True, description="Ask once more, constrained to the verdict labels, when a reply has none")
     max_response_chars: int = Field(
         6000, ge=100, description="Responses longer than this are cut (marked) in the judging prompt"
     )
+
+    @property
+    def score_range(self) -> tuple[float, float] | None:
+        """Verdicts only: no scores to put on the vote scale."""
+        return None
 
 
 class RubricConfig(BaseModel):
@@ -73,8 +86,14 @@ class PointwiseJudgeConfig(BaseModel):
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="Judging temperature (0 = greedy)")
     max_tokens: int = Field(384, ge=16, description="Longest judge reply (feedback + score)")
     seed: int = Field(0, description="Judge seed")
+    weight: float = _weight()
     reask: bool = Field(True, description="Ask once more, constrained to the score lines, when a reply has none")
     max_response_chars: int = Field(6000, ge=100, description="Responses longer than this are cut in the prompt")
+
+    @property
+    def score_range(self) -> tuple[float, float]:
+        """The rubric's range: a rating difference d votes d / (high − low) × 2 (tasks/judge/votes.py)."""
+        return float(self.rubric.low), float(self.rubric.high)
 
 
 class DebateAgent(BaseModel):
@@ -113,6 +132,7 @@ class DebateJudgeConfig(BaseModel):
     turn_max_tokens: int = Field(160, ge=16, description="Longest argument of one turn")
     max_tokens: int = Field(160, ge=16, description="Longest closing (scores) or final-judge reply")
     seed: int = Field(0, description="Seed; each agent and round gets its own offset")
+    weight: float = _weight()
     reask: bool = Field(True, description="Re-ask, constrained, when closing scores or the final verdict don't parse")
     max_response_chars: int = Field(4000, ge=100, description="Responses longer than this are cut in the prompt")
 
@@ -125,6 +145,11 @@ class DebateJudgeConfig(BaseModel):
             raise ValueError(f"agent names must be distinct (got {names})")
         return self
 
+    @property
+    def score_range(self) -> tuple[float, float]:
+        """The agents' score range: a mean-score difference is scaled by it onto the vote scale."""
+        return float(self.score_min), float(self.score_max)
+
 
 class ImportedJudgeConfig(BaseModel):
     """Judgments loaded with `prefsynth import-judgments` under the judge name `judge` (no engine calls)."""
@@ -132,12 +157,34 @@ class ImportedJudgeConfig(BaseModel):
     model_config = _FORBID
     kind: Literal["imported"]
     judge: str = Field(..., min_length=1, description="The `judge` value of the imported lines")
+    score_min: float | None = Field(None, description="Lowest score the judge gives (with score_max: its range)")
+    score_max: float | None = Field(None, description="Highest score; without a range a score difference votes "
+                                                      "its sign only (a slight preference, ±1)")
+    abstain_below: float = Field(0.0, ge=0.0, description="A |score difference| below this (in the judge's own "
+                                                          "units) is no vote: the reward model abstains")
+    weight: float = _weight()
+
+    @model_validator(mode="after")
+    def _range(self) -> ImportedJudgeConfig:
+        if (self.score_min is None) != (self.score_max is None):
+            raise ValueError("score_min and score_max go together")
+        if self.score_min is not None and self.score_max is not None and self.score_min >= self.score_max:
+            raise ValueError(f"score_min ({self.score_min:g}) must be below score_max ({self.score_max:g})")
+        return self
+
+    @property
+    def score_range(self) -> tuple[float, float] | None:
+        """The declared range of the imported scores, or None (unknown: a difference votes its sign)."""
+        if self.score_min is None or self.score_max is None:
+            return None
+        return self.score_min, self.score_max
 
 
 JurorConfig = Annotated[
-    JudgeConfig | PointwiseJudgeConfig | DebateJudgeConfig | ImportedJudgeConfig, Field(discriminator="kind")
+    JudgeConfig | PointwiseJudgeConfig | DebateJudgeConfig | ImportedJudgeConfig | VerifierJudgeConfig,
+    Field(discriminator="kind"),
 ]
-JUROR_KINDS = ("pairwise", "pointwise", "debate", "imported")
+JUROR_KINDS = ("pairwise", "pointwise", "debate", "imported", "verifier")
 
 
 def with_default_kind(value: object) -> object:

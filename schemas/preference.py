@@ -12,7 +12,7 @@ from .ids import content_id
 SampleStatus = Literal["ok", "truncated", "duplicate", "error"]
 JudgmentStatus = Literal["ok", "parse_error", "error"]
 Verdict = Literal["A>>B", "A>B", "A=B", "B>A", "B>>A"]
-Protocol = Literal["pairwise", "pointwise", "debate", "imported"]
+Protocol = Literal["pairwise", "pointwise", "debate", "imported", "verifier"]
 
 # Signed strength of a 5-level verdict, from the point of view of the response shown first ("A").
 VERDICT_MARGIN: dict[str, int] = {"A>>B": 2, "A>B": 1, "A=B": 0, "B>A": -1, "B>>A": -2}
@@ -133,14 +133,22 @@ class Judgment(BaseModel):
 class PreferencePair(BaseModel):
     """Two samples of one prompt with the aggregated votes of the jury (see tasks/judge/jury.py).
 
-    Every parsed judgment of the pair is one vote (a pairwise juror asked in both orders votes twice; a
-    pointwise juror votes once, with the difference of its two ratings). `chosen_id` is the majority's winner;
-    when the majority is a tie, chosen/rejected follow the sign of the mean margin (canonical order at 0).
-    `margin` is the mean signed vote margin in favour of the chosen response: the pair's strength μ, which is
-    negative when the majority and the mean disagree. `margin_std` is σ of the vote margins; `agreement` the
-    fraction of votes equal to the majority (a tie vote agrees with a tie). `chosen_score`/`rejected_score` are
-    mean ratings when jurors gave scores. A filter that changes a pair (label flip, length-bias re-count,
-    down-weighting) makes a new pair record with `derived_from` set to the pair it came from.
+    Every juror casts one vote on −2..2 (`vote_scale` "juror_votes_pm2": a pairwise juror's two orders averaged,
+    a rating difference scaled by the juror's score range). `chosen_id` is the weighted majority of the vote
+    signs; a split is a tie (`tie`), oriented by the sign of μ. `margin` is μ, the weighted mean vote for the
+    chosen response (negative when the majority and μ disagree); `margin_std` is σ of the votes;
+    `chosen_share`/`rejected_share` the weighted shares of voting jurors for each side; `agreement` the share
+    of the label's category (chosen side, or tie votes for a tie). `n_parsed` counts the readings (a juror in
+    one order, or its ratings) that gave a vote. `chosen_score`/`rejected_score` are mean ratings when jurors
+    gave scores. `consistency` is C = (τ + 1)/2 of the `rank_consistency` filter (None: not computed).
+    `confidence` is the jury's probability that `chosen_id` is the better response, from the `aggregation` that
+    labelled the pair ("majority": the chosen side's weighted vote share, 0.5 for a tie; "dawid_skene"; "fitted");
+    None when no juror voted (rows stored before migration m008 have both None).
+    A filter that changes a pair (label flip, length-bias re-count, down-weighting, consistency) makes a new
+    pair record with `derived_from` set to the pair it came from.
+
+    Rows stored before migration m006 have `vote_scale` None: their margin, σ and agreement were computed over
+    per-order votes in each protocol's own units (verdict levels, rubric or reward points).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -159,6 +167,12 @@ class PreferencePair(BaseModel):
     rejected_score: float | None = None
     weight: float = 1.0
     derived_from: str | None = None
+    vote_scale: str | None = None
+    chosen_share: float | None = None
+    rejected_share: float | None = None
+    consistency: float | None = None
+    confidence: float | None = None
+    aggregation: str | None = None
 
 
 class FilterDecision(BaseModel):

@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .ids import content_id
 
-CheckStatus = Literal["correct", "incorrect", "unparseable", "timeout", "error"]
+# "truncated": the continuation was cut at max_tokens, so its answer is unknown (never wrong).
+CheckStatus = Literal["correct", "incorrect", "unparseable", "timeout", "error", "truncated"]
 LabelMethod = Literal["omegaprm", "math_shepherd"]
 
 # A step ends at a blank line (or a run of them); the separator stays with the step before it.
@@ -25,14 +26,16 @@ DEFAULT_STEP_SEPARATOR = r"\n\s*\n"
 _RECORD = ConfigDict(extra="forbid", frozen=True)
 _CONFIG = ConfigDict(extra="forbid")
 
-# What a checked answer says about correctness: timeouts and checker errors leave it unknown.
+# What a checked answer says about correctness: timeouts, checker errors and cut-off texts leave it unknown.
 _CORRECT_BY_STATUS: dict[str, bool | None] = {
     "correct": True,
     "incorrect": False,
     "unparseable": False,
     "timeout": None,
     "error": None,
+    "truncated": None,
 }
+UNKNOWN_STATUSES = frozenset(s for s, known in _CORRECT_BY_STATUS.items() if known is None)
 
 
 class Problem(BaseModel):
@@ -59,7 +62,7 @@ class Solution(BaseModel):
     """A full solution text (a policy sample or a search rollout = prefix + completion) and its checked answer.
 
     `correct` follows `check_status`: True for "correct", False for "incorrect"/"unparseable", None when the
-    check timed out or failed.
+    check timed out or failed or the text was cut at max_tokens ("truncated").
     """
 
     model_config = _RECORD
@@ -103,8 +106,10 @@ class Step(BaseModel):
 
 
 def prefix_hash(prefix: str, model: str = "") -> str:
-    """Memo key of a solution prefix. The policy is part of it: an MC value is a property of (prefix, policy)."""
-    return content_id("prefix", model, prefix)
+    """Memo key of a solution prefix. The policy is part of it: an MC value is a property of (prefix, policy).
+    "prefix-v2": values stored before unknown rollouts (timeouts, truncations) were left out of the counts
+    (m005_step_estimates) are never looked up again."""
+    return content_id("prefix-v2", model, prefix)
 
 
 class PrefixValue(BaseModel):
@@ -132,8 +137,10 @@ class StepLabel(BaseModel):
     step shorter (`parent_mc`, None when that prefix was not estimated).
 
     A finished solution is its own single rollout: the label of its last step may be `n_rollouts=1` with
-    `n_correct` = its checked outcome. For both methods the located first error is the first labelled step
-    with `n_correct == 0` (`first_error_index`); steps before it are taken as correct.
+    `n_correct` = its checked outcome. `verdict` is the search's decision on the prefix when a statistical
+    test made it (OmegaPRM's sequential estimation: a prefix with a few lucky correct continuations can be
+    an error); None means the counts alone decide (MC > label threshold). The located first error is the
+    first labelled step that is an error (`first_error_index`); steps before it are taken as correct.
     """
 
     model_config = _RECORD
@@ -143,6 +150,7 @@ class StepLabel(BaseModel):
     n_correct: int = Field(ge=0)
     n_rollouts: int = Field(ge=1)
     parent_mc: float | None = Field(None, ge=0.0, le=1.0)
+    verdict: Literal["correct", "error"] | None = None
 
     @model_validator(mode="after")
     def _counts(self) -> StepLabel:
@@ -161,11 +169,12 @@ class StepLabel(BaseModel):
         return self.n_correct > 0
 
 
-def first_error_index(labels: list[StepLabel]) -> int | None:
-    """The located first error of one solution under one method: its first step labelled with no correct
-    continuation, or None when every labelled step has one."""
-    zeros = [label.step_index for label in labels if label.n_correct == 0]
-    return min(zeros) if zeros else None
+def first_error_index(labels: list[StepLabel], threshold: float = 0.0) -> int | None:
+    """The located first error of one solution under one method: its first labelled step that the search's
+    test called an error or whose MC is at most `threshold` (at 0: no correct continuation), or None. The one rule
+    behind both the exported `first_error` and the hard labels (correct before it, wrong from it on)."""
+    errors = [label.step_index for label in labels if label.verdict == "error" or label.mc <= threshold]
+    return min(errors) if errors else None
 
 
 class RolloutRequest(NamedTuple):
@@ -176,20 +185,27 @@ class RolloutRequest(NamedTuple):
     problem_id: str
     prefix: str
     k: int
+    draw: int = 0  # 0 for the first k rollouts of a prefix, 1.. for more: each draw samples with its own seed
 
 
 class Rollout(NamedTuple):
     """One continuation of a prefix with its checked outcome; `text` is the completion only (not the prefix).
 
-    A plain `(text, correct, n_tokens)` tuple is accepted; `correct` must be False for anything that did not
-    reach the gold answer (wrong, unparseable, checker timeout). Pass `check_status` too: OmegaPRM searches
-    only rollouts known to be wrong, never one whose check timed out or failed."""
+    A plain `(text, correct, n_tokens)` tuple is accepted (its outcome is then known: `correct`); `correct`
+    must be False for anything that did not reach the gold answer. A `check_status` of "timeout", "error" or
+    "truncated" makes the outcome unknown: such a rollout counts in no MC estimate (neither n_correct nor
+    n_rollouts) and is never searched."""
 
     text: str
     correct: bool
     n_tokens: int = 0
     final_answer: str | None = None
     check_status: CheckStatus | None = None
+
+    @property
+    def known(self) -> bool:
+        """Whether the rollout's outcome is known (checked correct, wrong or unparseable)."""
+        return self.check_status not in UNKNOWN_STATUSES
 
 
 PrefixLookup = Callable[[str, str], "PrefixValue | None"]
@@ -200,7 +216,23 @@ class OmegaPRMConfig(BaseModel):
     """OmegaPRM search settings; defaults are those of Luo et al. 2024 (arXiv:2406.06592)."""
 
     model_config = _CONFIG
-    k: int = Field(8, ge=1, le=256, description="Rollouts per Monte Carlo estimate (screening included)")
+    k: int = Field(8, ge=1, le=256, description="Rollouts per Monte Carlo estimate and per extra draw")
+    screening_k: int | None = Field(
+        None, ge=1, le=1024, description="Screening rollouts from the empty prefix (default k; the paper uses 32)"
+    )
+    estimation: Literal["sequential", "mc"] = Field(
+        "sequential",
+        description="mc = the paper's rule (one estimate of k rollouts, correct iff MC > 0); sequential = draw k "
+        "at a time until a sequential probability ratio test decides (tasks/search/estimate.py)",
+    )
+    max_k: int = Field(32, ge=1, le=1024, description="Sequential: most rollouts drawn for one prefix")
+    error_value: float = Field(
+        0.05, gt=0.0, lt=0.5, description="Sequential: the value (rate of lucky correct completions) assumed "
+        "for a prefix that holds an error",
+    )
+    test_error_rate: float = Field(
+        0.05, gt=0.0, lt=0.5, description="Sequential: the SPRT's error rates (both kinds) before the max_k cap"
+    )
     alpha: float = Field(0.5, gt=0.0, le=1.0, description="Q(s,r) = alpha^(1-MC(s)) * beta^(len(r)/L)")
     beta: float = Field(0.9, gt=0.0, le=1.0, description="Length penalty base of Q(s,r)")
     length_scale: int = Field(500, ge=1, description="L of Q(s,r): rollout length scale in tokens")
@@ -208,12 +240,25 @@ class OmegaPRMConfig(BaseModel):
     max_searches: int = Field(
         100, ge=0, description="Selections (binary searches) per problem: the paper's search limit"
     )
+    search_all_wrong: bool = Field(
+        False,
+        description="Search questions whose every screening rollout is wrong (off by default: their labels would "
+        "say the question is too hard, not where reasoning failed; such searches stop with `all_wrong`)",
+    )
     max_estimates: int = Field(
         200, ge=1,
-        description="Cost budget per problem: MC estimates, i.e. engine requests of k rollouts, screening included; "
-        "memoised prefixes are free. Never exceeded: a rollout is selected only if its worst-case binary search fits",
+        description="Cost budget per problem in units of k rollouts (max_estimates * k rollouts requested, screening "
+        "and extra draws included); memoised prefixes are free. Never exceeded: a rollout is selected only if its "
+        "worst-case binary search at k per probe fits, and extra draws only spend what that reserve leaves",
     )
     step_separator: str = Field(DEFAULT_STEP_SEPARATOR, description="Regex that ends a step (kept with the step)")
+
+    @model_validator(mode="after")
+    def _screening_fits(self) -> OmegaPRMConfig:
+        if (self.screening_k or self.k) > self.max_estimates * self.k:
+            raise ValueError(f"screening_k ({self.screening_k}) exceeds the budget max_estimates * k "
+                             f"({self.max_estimates * self.k} rollouts)")
+        return self
 
 
 class MathShepherdConfig(BaseModel):
@@ -241,6 +286,7 @@ class LabelledSolution(BaseModel):
 
     @classmethod
     def create(cls, solution_id: str, method: LabelMethod, n_steps: int, labels: tuple[StepLabel, ...]) -> LabelledSolution:
-        key = [(lb.step_index, lb.n_correct, lb.n_rollouts, lb.parent_mc) for lb in labels]
+        key = [(lb.step_index, lb.n_correct, lb.n_rollouts, lb.parent_mc, *([lb.verdict] if lb.verdict else []))
+               for lb in labels]
         return cls(id=content_id("labelled", solution_id, method, key), solution_id=solution_id, method=method,
                    n_steps=n_steps, labels=labels, first_error=first_error_index(list(labels)))

@@ -15,9 +15,15 @@ _RECORD = ConfigDict(extra="forbid", frozen=True)
 class RationaleItem(BaseModel):
     """One comparison (prompt, response A, response B) judged K times by the same judge.
 
-    `reference` is the side that should win ("A" or "B"), from a gold label, a verifier (outcome-checked
-    answers) or the consensus of the K judgments; None when there is none (the item then yields no pair).
-    `right_ids` are the parsed judgments whose verdict agrees with it; `best_id` the one kept for SFT.
+    `response_a_id` / `response_b_id` are the responses as the judge saw them (A first); `swapped` is True when
+    that is the input's response_b first (half the items are shown swapped, so position bias is no signal).
+    `reference` is the side that should win in that shown order ("A" or "B"), from a gold label, a verifier
+    (outcome-checked answers) or the consensus of the K judgments; None when there is none (no pair then).
+    `sample_ids` has one judgment id per sample (K, repeats when samples were identical: each is a vote; None in
+    versions written before migration m007, whose votes were counted once per distinct reply); `judgment_ids`
+    the same, each once. `right_ids` are the distinct parsed judgments whose verdict agrees with the reference;
+    `incomplete_ids` the judgments cut at max_tokens or read through the re-ask (never chosen or the SFT target
+    while a complete right one exists; None before m007); `best_id` the one kept for SFT.
     """
 
     model_config = _RECORD
@@ -32,6 +38,9 @@ class RationaleItem(BaseModel):
     judgment_ids: tuple[str, ...]
     right_ids: tuple[str, ...]
     best_id: str | None
+    swapped: bool = False
+    sample_ids: tuple[str, ...] | None = None
+    incomplete_ids: tuple[str, ...] | None = None
 
 
 class RationalePair(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .judges import JudgeConfig  # noqa: F401  (re-exported: the pairwise judge's config lived here)
 
@@ -56,14 +56,14 @@ class PositionSwapFilter(BaseModel):
 
 
 class DropTiesFilter(BaseModel):
-    """Drop pairs whose aggregated margin is zero (no preference to learn from)."""
+    """Drop pairs whose jury majority is a tie, or that have no parsed vote (no preference to learn from)."""
 
     model_config = _FORBID
     kind: Literal["drop_ties"] = "drop_ties"
 
 
 class AgreementFilter(BaseModel):
-    """Keep a pair only if at least `min_agreement` of the jury's votes equal the majority (PoLL, Verga et al. 2024)."""
+    """Keep a pair only if at least `min_agreement` of the jurors' votes are for its label (PoLL, Verga et al. 2024)."""
 
     model_config = _FORBID
     kind: Literal["agreement"] = "agreement"
@@ -72,12 +72,12 @@ class AgreementFilter(BaseModel):
 
 class StrengthFilter(BaseModel):
     """Preference strength (Secrets of RLHF II, Wang et al. 2024): keep |μ| ≥ τ and σ ≤ s, where μ and σ are the
-    mean and std of the jury's margins for the chosen response; flip the label when μ ≤ −τ if asked.
+    mean and std of the jurors' votes (−2..2) for the chosen response; flip the label when μ ≤ −τ if asked.
     """
 
     model_config = _FORBID
     kind: Literal["strength"] = "strength"
-    min_strength: float = Field(0.5, ge=0.0, description="τ, in margin units (verdict levels −2..2 or score points)")
+    min_strength: float = Field(0.5, ge=0.0, description="τ, on the vote scale −2..2 (every protocol)")
     max_std: float | None = Field(None, ge=0.0, description="s: drop pairs whose margins spread more than this")
     flip: bool = Field(False, description="When μ ≤ −τ, swap chosen and rejected instead of dropping the pair")
 
@@ -108,15 +108,34 @@ class NearDuplicatePromptFilter(BaseModel):
     threshold: float = Field(95.0, ge=0.0, le=100.0, description="ratio (0–100) at or above which prompts are duplicates")
 
 
-class CrossVersionFilter(BaseModel):
-    """CREAM (Wang et al. 2024): Kendall τ between this version's and the parent version's rankings of the same
-    prompt's samples; below `min_tau` the prompt's pairs are dropped or down-weighted to (1 + τ) / 2.
+class RankConsistencyFilter(BaseModel):
+    """Ranking consistency with the parent version (the consistency measure of CREAM, Wang et al. 2024): Kendall
+    τ between this build's and the parent version's rankings of the same prompt's samples. Every pair of a prompt
+    with a τ records C = (τ + 1)/2 (`consistency`); below `min_tau` the prompt's pairs are dropped, or kept with
+    their weight multiplied by C. `cross_version` (its old name) is accepted and means the same filter.
     """
 
     model_config = _FORBID
-    kind: Literal["cross_version"] = "cross_version"
+    kind: Literal["rank_consistency", "cross_version"] = "rank_consistency"
     min_tau: float = Field(0.0, ge=-1.0, le=1.0, description="Pairs of prompts whose τ is below this are acted on")
-    action: Literal["drop", "downweight"] = Field("drop", description="drop the pairs, or keep them with weight (1+τ)/2")
+    action: Literal["drop", "downweight"] = Field("drop", description="drop the pairs, or keep them with weight × C")
+
+    @model_validator(mode="after")
+    def _canonical_kind(self) -> RankConsistencyFilter:
+        self.kind = "rank_consistency"  # configs written before the rename load as the same filter
+        return self
+
+
+CrossVersionFilter = RankConsistencyFilter  # the old name, for code that imports it
+
+
+class ConfidenceFilter(BaseModel):
+    """Keep a pair when the jury's probability that its chosen response is better (`confidence`, from the
+    jury's `aggregation`: vote share, Dawid–Skene posterior or fitted model) is at least `min_confidence`."""
+
+    model_config = _FORBID
+    kind: Literal["confidence"] = "confidence"
+    min_confidence: float = Field(0.8, ge=0.5, le=1.0, description="Lowest confidence kept (a tie, 0.5, never is)")
 
 
 FilterConfig = Annotated[
@@ -127,10 +146,11 @@ FilterConfig = Annotated[
     | LengthBiasFilter
     | NearDuplicatePairFilter
     | NearDuplicatePromptFilter
-    | CrossVersionFilter,
+    | RankConsistencyFilter
+    | ConfidenceFilter,
     Field(discriminator="kind"),
 ]
 FILTER_KINDS = (
     "position_swap", "drop_ties", "agreement", "strength", "length_bias", "near_duplicate_pair",
-    "near_duplicate_prompt", "cross_version",
+    "near_duplicate_prompt", "rank_consistency", "cross_version", "confidence",
 )

@@ -18,7 +18,9 @@ CITATIONS = {
     "debate": "Chan et al. 2023, *ChatEval* (multi-agent debate)",
     "strength": "Wang et al. 2024, *Secrets of RLHF in Large Language Models Part II* (preference strength)",
     "length_bias": "Lin et al. 2024, *WildBench* (length-bias rule, K = 500 characters)",
-    "cross_version": "Wang et al. 2024, *CREAM* (cross-iteration consistency)",
+    "rank_consistency": "Wang et al. 2024, *CREAM* (ranking consistency across versions; C = (τ+1)/2 in the "
+                        "`consistency` column)",
+    "cross_version": "Wang et al. 2024, *CREAM* (cross-iteration consistency)",  # versions built before the rename
     "omegaprm": "Luo et al. 2024, *Improve Mathematical Reasoning in Language Models by Automated Process Supervision* (OmegaPRM)",
     "math_shepherd": "Wang et al. 2024, *Math-Shepherd* (Monte Carlo step labels)",
 }

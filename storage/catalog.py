@@ -1,7 +1,8 @@
 """The DuckDB catalog: one file holding calls, records and dataset versions.
 
 Only one process may open the file read-write (DuckDB's own lock); a second opener gets `CatalogBusy` naming
-the holder. Bulk writes go through Arrow tables (`INSERT OR IGNORE … SELECT`), never row-wise inserts.
+the holder. A damaged file (not a DuckDB database, truncated, a block whose checksum fails) gives `CatalogCorrupt`
+naming the file, whether DuckDB notices at open or when the damaged block is first read. Bulk writes go through Arrow tables (`INSERT OR IGNORE … SELECT`), never row-wise inserts.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 import re
 import threading
 import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from itertools import islice
 from pathlib import Path
@@ -27,13 +29,47 @@ from .migrations import apply_migrations
 MEMORY_LIMIT = "512MB"  # DuckDB memory cap of a catalog connection ($PREFSYNTH_CATALOG_MEMORY_LIMIT overrides)
 
 
-class CatalogBusy(RuntimeError):
+class CatalogError(RuntimeError):
+    """The catalog file cannot be used; the message names the file and says why (the CLI prints it, exit 1)."""
+
+
+class CatalogBusy(CatalogError):
     """The catalog file is open read-write by another process."""
+
+
+class CatalogCorrupt(CatalogError):
+    """The catalog file is not a readable DuckDB database: damaged, truncated, or some other file."""
+
+
+# What DuckDB says when the file's bytes are wrong (at open, or later when a damaged block is first read).
+_CORRUPT_SIGNS = ("not a valid duckdb database file", "corrupt database file", "could not read enough bytes",
+                  "checksum")
+
+
+def _is_corrupt(exc: Exception) -> bool:
+    return any(sign in str(exc).lower() for sign in _CORRUPT_SIGNS)
+
+
+def _corrupt_message(path: Path, exc: Exception) -> str:
+    return (f"catalog {path} is corrupt: it is not a readable DuckDB database ({exc}). Restore it from a backup "
+            "or use another --catalog")
+
+
+@contextmanager
+def _naming_corruption(path: Path):
+    """DuckDB errors caused by a damaged file become `CatalogCorrupt` naming the file; others pass unchanged."""
+    try:
+        yield
+    except duckdb.Error as exc:
+        if _is_corrupt(exc):
+            raise CatalogCorrupt(_corrupt_message(path, exc)) from exc
+        raise
 
 
 # Record type → (table, {field: column}) for the fields whose column name differs.
 _RENAMES = {"index": "idx"}
-_JSON_FIELDS = {"messages", "judgment_ids", "transcript", "judging_messages", "right_ids"}
+_JSON_FIELDS = {"messages", "judgment_ids", "transcript", "judging_messages", "right_ids", "sample_ids",
+                "incomplete_ids"}
 
 
 def _row(record: BaseModel) -> dict[str, Any]:
@@ -56,13 +92,19 @@ class Catalog:
             if not read_only:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             self.con = duckdb.connect(str(self.path), read_only=read_only)
-        except duckdb.IOException as exc:
-            raise CatalogBusy(_busy_message(self.path, exc)) from exc
-        # DuckDB's default cap is 80 % of RAM; a build's final transaction holds every new row until COMMIT, and
-        # beyond this cap DuckDB spills to disk instead (120,000 judgments: peak RSS 1.6 → 1.4 GB, same speed).
-        self.con.execute(f"SET memory_limit = '{os.environ.get('PREFSYNTH_CATALOG_MEMORY_LIMIT', MEMORY_LIMIT)}'")
-        if not read_only:
-            apply_migrations(self.con)
+        except duckdb.Error as exc:
+            raise _open_error(self.path, exc) from exc
+        try:
+            with _naming_corruption(self.path):
+                # DuckDB's default cap is 80 % of RAM; a build's final transaction holds every new row until
+                # COMMIT, and beyond this cap DuckDB spills to disk instead (120,000 judgments: peak RSS 1.6 →
+                # 1.4 GB, same speed).
+                self.con.execute(f"SET memory_limit = '{os.environ.get('PREFSYNTH_CATALOG_MEMORY_LIMIT', MEMORY_LIMIT)}'")
+                if not read_only:
+                    apply_migrations(self.con)
+        except BaseException:
+            self.con.close()
+            raise
 
     def __enter__(self) -> Catalog:
         return self
@@ -76,11 +118,11 @@ class Catalog:
 
     # -- generic access -------------------------------------------------------------------------------------
     def query(self, sql: str, params: list | None = None) -> list[tuple]:
-        with self._lock:
+        with self._lock, _naming_corruption(self.path):
             return self.con.execute(sql, params or []).fetchall()
 
     def query_dicts(self, sql: str, params: list | None = None) -> list[dict[str, Any]]:
-        with self._lock:
+        with self._lock, _naming_corruption(self.path):
             cur = self.con.execute(sql, params or [])
             cols = [d[0] for d in cur.description]
             return [dict(zip(cols, r)) for r in cur.fetchall()]
@@ -101,7 +143,7 @@ class Catalog:
             return 0
         arrow = pa.Table.from_pylist(rows)
         cols = ", ".join(f'"{c}"' for c in arrow.column_names)  # quoted: some columns are keywords ("end")
-        with self._lock:
+        with self._lock, _naming_corruption(self.path):
             self.con.register("_incoming", arrow)
             try:
                 self.con.execute(f"INSERT OR IGNORE INTO {table} ({cols}) SELECT {cols} FROM _incoming")
@@ -116,7 +158,7 @@ class Catalog:
     def get_calls(self, keys: list[str]) -> dict[str, GenResult]:
         if not keys:
             return {}
-        with self._lock:
+        with self._lock, _naming_corruption(self.path):
             self.con.register("_keys", pa.table({"key": keys}))
             try:
                 rows = self.con.execute(
@@ -156,10 +198,20 @@ class _Transaction:
 
     def __exit__(self, exc_type, exc, tb):
         try:
-            self.catalog.con.execute("ROLLBACK" if exc_type else "COMMIT")
+            with _naming_corruption(self.catalog.path):
+                self.catalog.con.execute("ROLLBACK" if exc_type else "COMMIT")
         finally:
             self.catalog._lock.release()
         return False
+
+
+def _open_error(path: Path, exc: Exception) -> CatalogError:
+    """Why the file did not open: DuckDB's lock held by another process, a damaged file, or something else."""
+    if _is_corrupt(exc):
+        return CatalogCorrupt(_corrupt_message(path, exc))
+    if isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower():
+        return CatalogBusy(_busy_message(path, exc))
+    return CatalogError(f"cannot open catalog {path}: {exc}")
 
 
 def _busy_message(path: Path, exc: Exception) -> str:

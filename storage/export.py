@@ -1,4 +1,12 @@
-"""Exports of dataset versions in the formats trainers consume (DESIGN.md §7)."""
+"""Exports of dataset versions in the formats trainers consume (DESIGN.md §7).
+
+trl-preference, format version 2 (`PREFERENCE_FORMAT`, in the Parquet schema metadata): `margin` is what TRL's
+`RewardTrainer` reads as its Bradley–Terry margin, so it is never negative: max(μ, 0) on 0..2, where μ is the
+jury's mean vote (−2..2) for the chosen response; null for pairs stored before the vote scale (their μ is in
+mixed units). The signed μ is `strength`; `consistency` is the rank-consistency filter's C = (τ + 1)/2;
+`confidence` is the jury's P(chosen better) and `aggregation` the rule that gave it (issue 17).
+Format 1 (before) exported the signed mean margin in each protocol's units as `margin`.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +19,15 @@ import pyarrow.parquet as pq
 from ..schemas.dataset import DatasetVersion
 from .catalog import Catalog
 
+PREFERENCE_FORMAT = "trl-preference/2"
+MARGIN_SCALE = ("max(μ, 0) on 0..2: the jury's mean vote (−2..2, one vote per juror) for the chosen response, "
+                "clipped at 0; null when the pair predates the vote scale")
+
 _PREFERENCE_ROWS = """
 SELECT p.id AS pair_id, p.prompt_id, pr.text AS prompt_text, pr.messages AS prompt_messages,
        c.text AS chosen, r.text AS rejected, c.model AS chosen_model, r.model AS rejected_model,
-       p.margin, p.agreement, p.judgment_ids, p.chosen_score, p.rejected_score, p.weight
+       p.margin, p.agreement, p.judgment_ids, p.chosen_score, p.rejected_score, p.weight, p.vote_scale,
+       p.consistency, p.confidence, p.aggregation
 FROM dataset_rows d
 JOIN pairs p ON p.id = d.row_id
 JOIN prompts pr ON pr.id = p.prompt_id
@@ -60,12 +73,22 @@ def _trl_row(r: dict, judges: dict[str, str], conversational: bool) -> dict:
         # Mean ratings from pointwise (or scoring) jurors; pairwise verdicts alone give no absolute rating.
         "chosen_rating": r["chosen_score"],
         "rejected_rating": r["rejected_score"],
-        "margin": r["margin"],
-        "strength": r["margin"],  # the jury's mean margin μ for the chosen response
+        "margin": _reward_margin(r["margin"], r["vote_scale"]),
+        "strength": r["margin"],  # the jury's mean vote μ for the chosen response (signed; units: vote_scale)
+        "vote_scale": r["vote_scale"],
         "judges": sorted({judges[j] for j in judgment_ids if j in judges}),
         "agreement": r["agreement"],
         "weight": 1.0 if r["weight"] is None else r["weight"],  # < 1 when a filter down-weighted the pair
+        "consistency": r["consistency"],  # C = (τ + 1)/2 against the parent version; null when not computed
+        "confidence": r["confidence"],  # P(chosen better) from the jury's aggregation; null before m008 / no vote
+        "aggregation": r["aggregation"],  # majority, dawid_skene or fitted
     }
+
+
+def _reward_margin(mu: float, vote_scale: str | None) -> float | None:
+    """A Bradley–Terry margin for TRL's RewardTrainer: never negative (a negative margin would let the reward
+    model rank chosen below rejected at no loss); unknown (null) on the mixed units of pairs without a scale."""
+    return None if vote_scale is None else max(mu, 0.0)
 
 
 def _assistant(text: str) -> list[dict]:
@@ -75,15 +98,17 @@ def _assistant(text: str) -> list[dict]:
 _PREFERENCE_SCHEMA_FIELDS = [
     ("prompt_id", pa.string()), ("chosen_model", pa.string()), ("rejected_model", pa.string()),
     ("chosen_rating", pa.float64()), ("rejected_rating", pa.float64()), ("margin", pa.float64()),
-    ("strength", pa.float64()), ("judges", pa.list_(pa.string())), ("agreement", pa.float64()),
-    ("weight", pa.float64()),
+    ("strength", pa.float64()), ("vote_scale", pa.string()), ("judges", pa.list_(pa.string())),
+    ("agreement", pa.float64()), ("weight", pa.float64()), ("consistency", pa.float64()),
+    ("confidence", pa.float64()), ("aggregation", pa.string()),
 ]
 
 
 def preference_schema(conversational: bool) -> pa.Schema:
     message = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
     text = message if conversational else pa.string()
-    return pa.schema([("prompt", text), ("chosen", text), ("rejected", text), *_PREFERENCE_SCHEMA_FIELDS])
+    return pa.schema([("prompt", text), ("chosen", text), ("rejected", text), *_PREFERENCE_SCHEMA_FIELDS],
+                     metadata={"prefsynth.format": PREFERENCE_FORMAT, "prefsynth.margin": MARGIN_SCALE})
 
 
 def preference_table(catalog: Catalog, version: DatasetVersion) -> pa.Table:
@@ -101,7 +126,8 @@ def write_export(table: pa.Table, version: DatasetVersion, out_dir: Path, manife
     pq.write_table(table, tmp)
     target = folder / "train.parquet"
     tmp.replace(target)
+    fmt = (table.schema.metadata or {}).get(b"prefsynth.format")
     manifest = {"name": version.name, "version": version.version, "kind": version.kind, "rows": table.num_rows,
-                "content_hash": version.content_hash, **manifest}
+                "content_hash": version.content_hash, **({"format_version": fmt.decode()} if fmt else {}), **manifest}
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return target

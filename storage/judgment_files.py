@@ -1,5 +1,7 @@
 """Reading the JSONL files users bring: imported judgments and gold labels. Every bad line is reported, each
-as FILE:LINE: field 'F': problem, and nothing is returned unless the whole file is good.
+as FILE:LINE: field 'F': problem. Strict by default: nothing is returned unless the whole file is good. With a
+`skipped` list (`--on-error skip`), bad lines are left out and recorded there, one `InputError` per problem, and
+the good lines are returned; a file with no good line is an error either way.
 """
 
 from __future__ import annotations
@@ -33,8 +35,9 @@ class BadRows(InputError):
         return self.args[0]
 
 
-def read_validated(path: Path | str, model: type[Row]) -> list[tuple[int, Row]]:
-    """(line, row) for every line of a JSONL file, or `BadRows` listing every problem of every bad line."""
+def read_validated(path: Path | str, model: type[Row], skipped: list[InputError] | None = None) -> list[tuple[int, Row]]:
+    """(line, row) for every line of a JSONL file, or `BadRows` listing every problem of every bad line (with a
+    `skipped` list: the good lines, the problems appended to it)."""
     path = Path(path)
     rows: list[tuple[int, Row]] = []
     errors: list[InputError] = []
@@ -44,10 +47,20 @@ def read_validated(path: Path | str, model: type[Row]) -> list[tuple[int, Row]]:
             rows.append((lineno, model.model_validate(raw)))
         except ValidationError as exc:
             errors.extend(_row_errors(path, lineno, exc))
+    return _good_rows(path, rows, errors, skipped)
+
+
+def _good_rows(path: Path, rows: list, errors: list[InputError], skipped: list[InputError] | None) -> list:
+    errors = sorted(errors, key=lambda e: e.line or 0)
+    if errors and skipped is None:
+        raise BadRows(path, errors)
     if errors:
-        raise BadRows(path, sorted(errors, key=lambda e: e.line or 0))
+        bad = {e.line for e in errors}
+        rows = [(line, row) for line, row in rows if line not in bad]
+        skipped.extend(errors)
     if not rows:
-        raise InputError(path, None, None, "no lines in the file")
+        why = f" ({len(errors)} bad line problems; first: {errors[0]})" if errors else ""
+        raise InputError(path, None, None, ("no good line in the file" if errors else "no lines in the file") + why)
     return rows
 
 
@@ -104,13 +117,14 @@ def _one_per_field(errors: list[InputError]) -> list[InputError]:
     return list(firsts.values())
 
 
-def read_imported_judgments(path: Path | str) -> list[tuple[int, ImportedJudgmentRow]]:
-    rows = read_validated(path, ImportedJudgmentRow)
-    _no_duplicate_pair_ids(Path(path), rows)
-    return rows
+def read_imported_judgments(path: Path | str, skipped: list[InputError] | None = None
+                            ) -> list[tuple[int, ImportedJudgmentRow]]:
+    rows = read_validated(path, ImportedJudgmentRow, skipped)
+    duplicates = _duplicate_pair_ids(Path(path), rows)
+    return _good_rows(Path(path), rows, duplicates, skipped)
 
 
-def _no_duplicate_pair_ids(path: Path, rows: list[tuple[int, ImportedJudgmentRow]]) -> None:
+def _duplicate_pair_ids(path: Path, rows: list[tuple[int, ImportedJudgmentRow]]) -> list[InputError]:
     """A judge judges a `pair_id` once per order: a second line for it is a copy or a contradiction."""
     first: dict[tuple[str, str, str], int] = {}
     errors = []
@@ -122,9 +136,8 @@ def _no_duplicate_pair_ids(path: Path, rows: list[tuple[int, ImportedJudgmentRow
             errors.append(InputError(path, lineno, "pair_id", f"duplicate id {row.pair_id!r}: judge {row.judge!r} "
                                      f"already judged it in order {row.order} on line {first[key]}"))
         first.setdefault(key, lineno)
-    if errors:
-        raise BadRows(path, errors)
+    return errors
 
 
-def read_gold(path: Path | str) -> list[tuple[int, GoldRow]]:
-    return read_validated(path, GoldRow)
+def read_gold(path: Path | str, skipped: list[InputError] | None = None) -> list[tuple[int, GoldRow]]:
+    return read_validated(path, GoldRow, skipped)

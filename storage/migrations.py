@@ -101,12 +101,50 @@ CREATE TABLE rationale_pairs (
 );
 """
 
+# Votes on one scale (issue 12): a pair's margin, σ and agreement are over one vote per juror on −2..2
+# (`vote_scale` names it; NULL: an older row, per-order votes in mixed units), the jurors' shares for each side,
+# and the rank-consistency filter's C = (τ + 1)/2. Old rows are left as they are.
+M006_VOTE_SCALE = """
+ALTER TABLE pairs ADD COLUMN vote_scale VARCHAR;
+ALTER TABLE pairs ADD COLUMN chosen_share DOUBLE;
+ALTER TABLE pairs ADD COLUMN rejected_share DOUBLE;
+ALTER TABLE pairs ADD COLUMN consistency DOUBLE;
+"""
+
+# Self-rationalization (issue 12 items 17–19): the order each item was shown in (old items: as given), one
+# judgment id per sample (old rows NULL: their votes were counted once per distinct reply), and the judgments
+# that were cut or re-asked (old rows NULL: not recorded).
+M007_RATIONALE_ORDER = """
+ALTER TABLE rationale_items ADD COLUMN swapped BOOLEAN DEFAULT false;
+ALTER TABLE rationale_items ADD COLUMN sample_ids JSON;
+ALTER TABLE rationale_items ADD COLUMN incomplete_ids JSON;
+"""
+
+# Step estimates (issue 12, issue 16): the search's verdict on a prefix when a statistical test made it (OmegaPRM's
+# sequential estimation; NULL = the counts decide, as in every row written before). Prefix values written
+# before unknown rollouts were left out of the counts are no longer looked up (their keys are "prefix" hashes;
+# new ones are "prefix-v2", schemas/process.py:prefix_hash), so nothing old is rewritten.
+M005_STEP_ESTIMATES = """
+ALTER TABLE step_labels ADD COLUMN verdict VARCHAR;
+"""
+
+# Calibrated juries (issue 17): the jury's probability that the chosen response is better, and the aggregation
+# that gave it (majority, dawid_skene, fitted). Older rows have NULL: no confidence was computed for them.
+M008_JURY_CONFIDENCE = """
+ALTER TABLE pairs ADD COLUMN confidence DOUBLE;
+ALTER TABLE pairs ADD COLUMN aggregation VARCHAR;
+"""
+
 # (name, SQL) in the order they apply. Append only.
 MIGRATIONS: list[tuple[str, str]] = [
     ("m001_initial", M001_INITIAL),
     ("m002_judging_protocols", M002_JUDGING_PROTOCOLS),
     ("m003_process_labels", M003_PROCESS_LABELS),
     ("m004_rationale", M004_RATIONALE),
+    ("m005_step_estimates", M005_STEP_ESTIMATES),
+    ("m006_vote_scale", M006_VOTE_SCALE),
+    ("m007_rationale_order", M007_RATIONALE_ORDER),
+    ("m008_jury_confidence", M008_JURY_CONFIDENCE),
 ]
 
 

@@ -116,20 +116,26 @@ _RATIONALE = """
 WITH items AS (
     SELECT i.*, d.ord FROM dataset_rows d JOIN rationale_items i ON i.id = d.row_id WHERE d.name = $1 AND d.version = $2
 ),
-links AS (SELECT id AS item_id, unnest(from_json(judgment_ids, '["VARCHAR"]')) AS jid FROM items)
-SELECT i.id, i.reference, i.reference_source, len(from_json(i.right_ids, '["VARCHAR"]')) AS n_right,
-       count(j.id) FILTER (WHERE j.status = 'ok') AS n_parsed, len(from_json(i.judgment_ids, '["VARCHAR"]')) AS n_judgments
+links AS (
+    SELECT id AS item_id, unnest(from_json(coalesce(sample_ids, judgment_ids), '["VARCHAR"]')) AS jid FROM items
+)
+SELECT i.id, i.reference, i.reference_source,
+       count(j.id) FILTER (WHERE list_contains(from_json(i.right_ids, '["VARCHAR"]'), j.id)) AS n_right,
+       count(j.id) FILTER (WHERE j.status = 'ok') AS n_parsed, count(l.jid) AS n_judgments
 FROM items i
 LEFT JOIN links l ON l.item_id = i.id
 LEFT JOIN judgments j ON j.id = l.jid
-GROUP BY i.id, i.reference, i.reference_source, i.right_ids, i.judgment_ids, i.ord
+GROUP BY i.id, i.reference, i.reference_source, i.right_ids, i.ord
 ORDER BY i.ord
 """
 
 
 @dataclass(frozen=True)
 class RationaleRow:
-    """One judged item of a rationale version: its reference, and how many of its judgments agreed with it."""
+    """One judged item of a rationale version: its reference, and how many of its judgments agreed with it.
+
+    Counted per sample (`sample_ids`: K per item, identical samples each count); versions written before
+    migration m007 have no `sample_ids` and count each distinct judgment once, as their build did."""
 
     id: str
     reference: str | None

@@ -34,7 +34,7 @@ def prefix_lookup(catalog: Catalog):
 
 
 _ROWS = """
-SELECT d.ord, d.row_id, l.solution_id, l.step_index, l.method, l.n_correct, l.n_rollouts, l.parent_mc
+SELECT d.ord, d.row_id, l.solution_id, l.step_index, l.method, l.n_correct, l.n_rollouts, l.parent_mc, l.verdict
 FROM dataset_rows d JOIN step_labels l ON l.label_set_id = d.row_id
 WHERE d.name = ? AND d.version = ?
 ORDER BY d.ord, l.step_index
@@ -54,9 +54,9 @@ def stepwise_rows(catalog: Catalog, version: DatasetVersion) -> list[tuple[Label
     """(labelled solution, problem id, question, step texts) per row of the version, in row order."""
     labels: dict[str, list[StepLabel]] = defaultdict(list)
     order: dict[str, tuple[int, str, str]] = {}
-    for ord_, row_id, sol, idx, method, c, n, parent in catalog.query(_ROWS, [version.name, version.version]):
+    for ord_, row_id, sol, idx, method, c, n, parent, verdict in catalog.query(_ROWS, [version.name, version.version]):
         labels[row_id].append(StepLabel(solution_id=sol, step_index=idx, method=method, n_correct=c,
-                                        n_rollouts=n, parent_mc=parent))
+                                        n_rollouts=n, parent_mc=parent, verdict=verdict))
         order[row_id] = (ord_, sol, method)
     texts: dict[str, tuple[str, str, list[str]]] = {}
     for sol, pid, question, _idx, text in catalog.query(_TEXTS, [version.name, version.version]):

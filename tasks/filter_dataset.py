@@ -1,4 +1,5 @@
-"""Pair filters that look at texts and at the whole dataset: near-duplicates and cross-version consistency.
+"""Pair filters that look at texts and at the whole dataset: near-duplicates and ranking consistency with the
+parent version.
 
 Dataset-level filters have a `prepare` step that sees every pair entering the filter (and the parent version's
 pairs, passed in by the flow through the context) and a per-pair decision that reads what it prepared.
@@ -12,7 +13,7 @@ from dataclasses import replace
 from rapidfuzz import fuzz, process
 
 from ..schemas.preference import PreferencePair
-from ..schemas.stages import CrossVersionFilter, NearDuplicatePairFilter, NearDuplicatePromptFilter
+from ..schemas.stages import NearDuplicatePairFilter, NearDuplicatePromptFilter, RankConsistencyFilter
 from .filter_rules import FilterContext, Outcome, derive
 from .judge.agreement import kendall_tau_b
 
@@ -89,25 +90,37 @@ def ranking_taus(current: list[PreferencePair], parent: list[PreferencePair]) ->
     return taus
 
 
-def prepare_cross_version(cfg: CrossVersionFilter, pairs: list[PreferencePair], ctx: FilterContext) -> FilterContext:
+def prepare_rank_consistency(cfg: RankConsistencyFilter, pairs: list[PreferencePair],
+                             ctx: FilterContext) -> FilterContext:
     if ctx.parent_pairs is None:
         return ctx
     return replace(ctx, taus=ranking_taus(list(ctx.all_pairs or pairs), list(ctx.parent_pairs)))
 
 
-def cross_version(cfg: CrossVersionFilter, pair: PreferencePair, ctx: FilterContext) -> tuple[bool, str] | Outcome:
-    """CREAM (Wang et al. 2024, "CREAM: Consistency Regularized Self-Rewarding Language Models"): rank a prompt's
-    samples by this version's judgments and by the parent version's; where Kendall τ is below the threshold the
-    preference is unreliable: drop the prompt's pairs, or down-weight them to (1 + τ) / 2.
+def consistency(tau: float) -> float:
+    """CREAM's consistency rate C = (τ + 1)/2 ∈ [0, 1] (Wang et al. 2024)."""
+    return (tau + 1) / 2
+
+
+def rank_consistency(cfg: RankConsistencyFilter, pair: PreferencePair, ctx: FilterContext) -> tuple[bool, str] | Outcome:
+    """Rank a prompt's samples by this version's pairs and by the parent version's (net margin per sample) and
+    compare the rankings with Kendall τ-b: the consistency measure of CREAM (Wang et al. 2024, "CREAM:
+    Consistency Regularized Self-Rewarding Language Models"). Every pair of a prompt with a τ is kept as a new
+    record carrying C = (τ + 1)/2 in `consistency`; below `min_tau` the pair is dropped (`drop`) or its weight
+    is multiplied by C (`downweight`). No parent version, or no ranking shared with it: kept unchanged.
+
+    CREAM itself uses C as a soft label inside the DPO loss (C·ℓ(chosen ≻ rejected) + (1 − C)·ℓ(rejected ≻
+    chosen)); that happens in training, from the exported `consistency` column (docs/judging.md).
     """
     if ctx.parent_pairs is None:
         return True, "no parent version"
     tau = ctx.taus.get(pair.prompt_id)
     if tau is None:
         return True, "no ranking shared with the parent version"
+    c = consistency(tau)
     if tau >= cfg.min_tau:
-        return True, "consistent with the parent version"
+        return Outcome(True, "consistent with the parent version", derive(pair, "consistency", consistency=c))
     if cfg.action == "drop":
         return False, f"ranking disagrees with the parent version (τ below {cfg.min_tau:g})"
-    weighted = derive(pair, "weight", weight=pair.weight * (1 + tau) / 2)
+    weighted = derive(pair, "weight", weight=pair.weight * c, consistency=c)
     return Outcome(True, f"down-weighted: ranking disagrees with the parent version (τ below {cfg.min_tau:g})", weighted)

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from ..schemas.ids import content_id
 from ..schemas.preference import Judgment, PreferencePair, Prompt, Sample
 from ..schemas.stages import AgreementFilter, LengthBiasFilter, StrengthFilter
-from .judge.jury import Vote, aggregate, votes_for
+from .judge.jury import Jury, Vote, aggregate, juror_votes, tally, votes_for
+from .judge.verifier import verifier_backs
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,8 @@ class FilterContext:
     all_pairs: tuple[PreferencePair, ...] = ()  # every pair of this build as the jury made it
     parent_pairs: tuple[PreferencePair, ...] | None = None  # the parent version's pairs; None: no parent version
     duplicate_prompts: frozenset[str] = frozenset()  # prepared by near_duplicate_prompt
-    taus: dict[str, float | None] = field(default_factory=dict)  # prepared by cross_version
+    taus: dict[str, float | None] = field(default_factory=dict)  # prepared by rank_consistency
+    jury: Jury = field(default_factory=Jury)  # the jurors' score ranges and weights (how votes are read)
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,13 @@ def position_swap(pair: PreferencePair, ctx: FilterContext) -> tuple[bool, str]:
     Position bias is the best-documented failure of LLM judges (Zheng et al. 2023, MT-Bench; Wang et al. 2023,
     "Large Language Models are not Fair Evaluators"). Jurors with a failed order are not checked, but at least one
     juror must be checked; pointwise ratings have no order and pass.
+
+    A pair whose chosen response a verifier juror checked correct, against a wrong rejected one, passes: its
+    label stands on the checked answers, which no presentation order changes, so an LLM juror's flip there is
+    that juror's position bias (the build summary measures it against the verifier), not doubt about the label.
     """
+    if verifier_backs(pair, ctx.judgments):
+        return True, "decided by the verifier (no order to swap)"
     ordered = [ctx.judgments[j] for j in pair.judgment_ids if ctx.judgments[j].second_id is not None]
     if not ordered:
         return True, "no order to swap (pointwise scores)"
@@ -85,8 +93,8 @@ def drop_ties(pair: PreferencePair, ctx: FilterContext) -> tuple[bool, str]:
 
 
 def agreement(cfg: AgreementFilter, pair: PreferencePair, ctx: FilterContext) -> tuple[bool, str]:
-    """Keep pairs on which at least a fraction q of the votes equal the majority: the consensus filter for a jury
-    of judges (PoLL: Verga et al. 2024, "Replacing Judges with Juries").
+    """Keep pairs whose `agreement` — the share of jurors whose vote is for the pair's label — is at least q: the
+    consensus filter for a jury of judges (PoLL: Verga et al. 2024, "Replacing Judges with Juries").
     """
     if pair.n_parsed == 0:
         return False, "no parsed verdict"
@@ -97,8 +105,11 @@ def agreement(cfg: AgreementFilter, pair: PreferencePair, ctx: FilterContext) ->
 
 def strength(cfg: StrengthFilter, pair: PreferencePair, ctx: FilterContext) -> tuple[bool, str] | Outcome:
     """Secrets of RLHF II (Wang et al. 2024, "Secrets of RLHF in Large Language Models Part II: Reward Modeling"):
-    preference strength μ = mean margin, σ = its spread across the jury. Keep |μ| ≥ τ and σ ≤ s; when μ ≤ −τ the
-    label is probably wrong: flip it if asked, else drop the pair.
+    preference strength μ = the jury's mean vote (−2..2) for the chosen response, σ = its spread across jurors.
+    Keep |μ| ≥ τ and σ ≤ s; when μ ≤ −τ the label is probably wrong: flip it if asked, else drop the pair.
+
+    A flipped pair is labelled by μ, not by the majority: its `agreement` becomes the share of jurors for the
+    new chosen response (the old `rejected_share`), the shares swap, and it is no tie (μ ≠ 0).
     """
     mu, tau = pair.margin, cfg.min_strength
     if pair.n_parsed == 0:
@@ -108,36 +119,49 @@ def strength(cfg: StrengthFilter, pair: PreferencePair, ctx: FilterContext) -> t
     if mu < 0 and mu <= -tau:
         if not cfg.flip:
             return False, "mean margin favours the rejected response"
-        flipped = derive(pair, "flip", chosen_id=pair.rejected_id, rejected_id=pair.chosen_id, margin=-mu,
-                         chosen_score=pair.rejected_score, rejected_score=pair.chosen_score)
-        return Outcome(True, "label flipped (mean margin favours the rejected response)", flipped)
+        return Outcome(True, "label flipped (mean margin favours the rejected response)", _flipped(pair, ctx))
     if abs(mu) < tau:
         return False, f"weak preference (|mean margin| below {tau})"
     return True, "strong preference"
 
 
+def _flipped(pair: PreferencePair, ctx: FilterContext) -> PreferencePair:
+    for_chosen, for_rejected = pair.chosen_share, pair.rejected_share
+    if for_chosen is None or for_rejected is None:  # a pair made without shares: count the jury's votes again
+        x, y = ctx.samples[pair.chosen_id], ctx.samples[pair.rejected_id]
+        t = tally(juror_votes(x, y, [ctx.judgments[j] for j in pair.judgment_ids], ctx.jury))
+        for_chosen, for_rejected = t.share_x, t.share_y
+    confidence = None if pair.confidence is None else 1.0 - pair.confidence  # the jury's P for the new chosen
+    return derive(pair, "flip", chosen_id=pair.rejected_id, rejected_id=pair.chosen_id, margin=-pair.margin,
+                  chosen_score=pair.rejected_score, rejected_score=pair.chosen_score, tie=False,
+                  agreement=for_rejected, chosen_share=for_rejected, rejected_share=for_chosen, confidence=confidence)
+
+
 def length_bias(cfg: LengthBiasFilter, pair: PreferencePair, ctx: FilterContext) -> tuple[bool, str] | Outcome:
     """WildBench (Lin et al. 2024): a "slightly better" verdict (A>B / B>A) for a response more than K characters
-    longer than the other counts as a tie. The pair is re-counted; a pair that becomes a tie is dropped. Score
-    votes have no "slightly" level and are left alone.
+    longer than the other counts as a tie. The jury's votes are re-counted; a pair that becomes a tie is dropped.
+    Score votes have no "slightly" level and are left alone.
+
+    The re-count decides the label, whatever an earlier filter did to the pair (a flip included): the result
+    is the same as on the jury's own pair, so it does not depend on the filters' order; only a down-weight
+    (`weight`, `consistency`) carries over.
     """
     x, y = ctx.samples[pair.chosen_id], ctx.samples[pair.rejected_id]
     judgments = [ctx.judgments[j] for j in pair.judgment_ids]
-    votes = votes_for(x, y, judgments)
+    votes = votes_for(x, y, judgments, ctx.jury)
     adjusted = [_length_checked(v, x, y, ctx, cfg.max_chars) for v in votes]
     if adjusted == votes:
         return True, "no slight win by a much longer response"
-    recount = aggregate(x, y, judgments, adjusted)
+    recount = aggregate(x, y, judgments, ctx.jury, adjusted)
     if recount.tie:
         return False, f"slight win by a response over {cfg.max_chars} characters longer counts as a tie"
-    if pair.derived_from is not None:  # an earlier filter changed this pair: keep its orientation
-        return True, "re-counted: still has a winner"
     changed = derive(pair, "length_bias", **{k: getattr(recount, k) for k in _RECOUNT_FIELDS})
     return Outcome(True, "re-counted: slight wins of much longer responses as ties", changed)
 
 
+# The re-count is a majority count: it brings its own confidence (the vote share) and says so in `aggregation`.
 _RECOUNT_FIELDS = ("chosen_id", "rejected_id", "margin", "tie", "n_parsed", "agreement", "margin_std",
-                   "chosen_score", "rejected_score")
+                   "chosen_score", "rejected_score", "chosen_share", "rejected_share", "confidence", "aggregation")
 
 
 def _length_checked(v: Vote, x: Sample, y: Sample, ctx: FilterContext, max_chars: int) -> Vote:

@@ -1,7 +1,7 @@
 """Running the configured pair filters in order, and the funnel they make (pairs in → dropped per reason → out).
 
 Filters run stage by stage: every pair that survived filter k meets filter k + 1, so dataset-level filters
-(near-duplicate prompts, cross-version consistency) see exactly the pairs still in play. Each decision is
+(near-duplicate prompts, rank consistency) see exactly the pairs still in play. Each decision is
 recorded up to the one that drops a pair; a filter may keep a changed pair instead (see tasks/filter_rules.py).
 """
 
@@ -15,6 +15,7 @@ from ..schemas.preference import FilterDecision, PreferencePair
 from ..schemas.stages import FilterConfig
 from . import filter_dataset as ds
 from . import filter_rules as rules
+from .filter_confidence import confidence
 from .filter_rules import FilterContext, Outcome, drop_ties, position_swap
 
 __all__ = ["FilterContext", "FilterRun", "Outcome", "drop_ties", "filter_labels", "filter_pairs", "funnel",
@@ -38,7 +39,8 @@ FILTERS: dict[str, _Spec] = {
     "length_bias": _Spec(rules.length_bias),
     "near_duplicate_pair": _Spec(ds.near_duplicate_pair),
     "near_duplicate_prompt": _Spec(ds.near_duplicate_prompt, ds.prepare_near_duplicate_prompts),
-    "cross_version": _Spec(ds.cross_version, ds.prepare_cross_version),
+    "rank_consistency": _Spec(ds.rank_consistency, ds.prepare_rank_consistency),
+    "confidence": _Spec(confidence),
 }
 
 

@@ -8,6 +8,7 @@ from statistics import mean
 
 from ..schemas.judges import PairingConfig
 from ..schemas.preference import Judgment, PreferencePair, Sample
+from .judge.jury import Jury
 from .judge.jury import aggregate as _jury_aggregate
 from .sample import judgeable
 
@@ -54,6 +55,7 @@ def select_pairs(samples: list[Sample], config: PairingConfig, scores: dict[str,
     return pairs
 
 
-def aggregate(x: Sample, y: Sample, judgments: list[Judgment]) -> PreferencePair:
-    """The jury's pair for (x, y): majority verdict, mean and spread of margins (see tasks/judge/jury.py)."""
-    return _jury_aggregate(x, y, judgments)
+def aggregate(x: Sample, y: Sample, judgments: list[Judgment], jury: Jury | None = None) -> PreferencePair:
+    """The jury's pair for (x, y): one vote per juror on −2..2, majority of the vote signs, μ and σ of the votes
+    (see tasks/judge/jury.py); `jury` gives score ranges and weights."""
+    return _jury_aggregate(x, y, judgments, jury)

@@ -4,6 +4,11 @@ After Trivedi et al. 2024, "Self-rationalization improves LLM as a fine-grained 
 judge samples K judgments with rationales per item; judgments that agree with a reference (gold label, an
 outcome verifier, or the consensus) become `chosen`, those that disagree `rejected`, giving preference data
 (DPO) to train the judge on its own rationales. Pure: no engine, no storage.
+
+Every one of the K samples is a vote (identical replies included: they are stored once, counted each time).
+A reply cut at max_tokens or read only through the re-ask is *incomplete*: it still votes, but it is neither a
+chosen rationale nor the SFT target while a complete right one exists. Training text is always the rationale
+plus a rebuilt `Verdict: [[X]]` line (`training_reply`), never the raw reply with its re-ask.
 """
 
 from __future__ import annotations
@@ -11,10 +16,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from itertools import product
+from typing import TypeVar
 
 from ..schemas.ids import content_id
 from ..schemas.preference import Judgment
 from ..schemas.rationale import RationalePair, ReferenceSource
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -30,9 +38,45 @@ def side(judgment: Judgment) -> str | None:
     return "A" if judgment.verdict.startswith("A>") else "B" if judgment.verdict.startswith("B>") else "="
 
 
+def presentation_order(known: list[str | None], order: str) -> list[bool]:
+    """Which items are shown swapped (response B first), given each item's known reference side in the input's
+    order ("A", "B" from a gold label or the verifier; None when the judgments will decide, by consensus).
+
+    "balanced": within each group of items with the same known side, every second one is swapped, so each side
+    is shown as A for half its items and as B for the other half whatever the file's order (alternating items
+    alone would show an alternating A>B, B>A file as all A) and a judge's position bias cannot pass for
+    agreement with the reference (issue 12 item 19). "as_given": none.
+    """
+    seen: Counter = Counter()
+    swapped = []
+    for side_ in known:
+        swapped.append(order == "balanced" and seen[side_] % 2 == 1)
+        seen[side_] += 1
+    return swapped
+
+
+def as_shown(reference: Reference, swapped: bool) -> Reference:
+    """A reference about the input's (response_a, response_b), restated for the order the judge saw."""
+    if not swapped or reference.winner is None:
+        return reference
+    return Reference("B" if reference.winner == "A" else "A", reference.source)
+
+
+def distinct(records: list[T]) -> list[T]:
+    """The records once each by id (identical samples share a content id), in first-seen order."""
+    return list({r.id: r for r in records}.values())
+
+
+def training_reply(rationale: str | None, verdict: str) -> str:
+    """The assistant turn a judge is trained on: its rationale, then the verdict line the template asks for."""
+    line, rationale = f"Verdict: [[{verdict}]]", (rationale or "").strip()
+    return f"{rationale}\n{line}" if rationale else line
+
+
 def consensus(judgments: list[Judgment], min_margin: float) -> Reference:
     """The majority side of the parsed judgments, if it leads the runner-up by at least `min_margin` of them.
 
+    `judgments` has one entry per sample (repeats included: three identical A replies are three votes).
     A tie majority is no reference: it cannot tell a right rationale from a wrong one.
     """
     votes = Counter(s for j in judgments if (s := side(j)) is not None)
@@ -63,15 +107,31 @@ def split_right_wrong(judgments: list[Judgment], reference: Reference) -> tuple[
     return [j for j in parsed if side(j) == reference.winner], [j for j in parsed if side(j) != reference.winner]
 
 
-def rationale_pairs(item_id: str, right: list[Judgment], wrong: list[Judgment], max_pairs: int) -> list[RationalePair]:
-    """At most `max_pairs` (right, wrong) pairs, most informative first: opposite verdicts before ties, then
-    similar lengths (so length is not what separates chosen from rejected); each judgment used once if possible."""
+def _text_len(j: Judgment) -> int:
+    return len(training_reply(j.rationale, j.verdict or ""))
+
+
+def complete_first(judgments: list[Judgment], incomplete: set[str]) -> list[Judgment]:
+    """The complete judgments, or the incomplete ones when no complete one exists (distinct either way)."""
+    judgments = distinct(judgments)
+    complete = [j for j in judgments if j.id not in incomplete]
+    return complete or judgments
+
+
+def rationale_pairs(item_id: str, right: list[Judgment], wrong: list[Judgment], max_pairs: int,
+                    incomplete: set[str] = frozenset()) -> list[RationalePair]:
+    """At most `max_pairs` (right, wrong) pairs of distinct judgments, most informative first.
+
+    Chosen: complete right judgments only, unless none is complete (`incomplete`: ids cut at max_tokens or
+    re-asked). Ranking: complete rejected first, opposite verdicts before ties, then similar lengths of the
+    training text (so length is not what separates chosen from rejected); each judgment used once if possible.
+    """
 
     def informativeness(pair: tuple[Judgment, Judgment]) -> tuple:
         c, r = pair
-        return (side(r) == "=", abs(len(c.raw) - len(r.raw)), c.id, r.id)
+        return (r.id in incomplete, side(r) == "=", abs(_text_len(c) - _text_len(r)), c.id, r.id)
 
-    ranked = sorted(product(right, wrong), key=informativeness)
+    ranked = sorted(product(complete_first(right, incomplete), distinct(wrong)), key=informativeness)
     chosen: list[tuple[Judgment, Judgment]] = []
     used: set[str] = set()
     for pair in ranked:  # first pass: disjoint pairs; second pass fills up with reuse
@@ -88,6 +148,7 @@ def rationale_pairs(item_id: str, right: list[Judgment], wrong: list[Judgment], 
     ]
 
 
-def best_rationale(right: list[Judgment]) -> Judgment | None:
-    """The agreed judgment kept for SFT: the fullest rationale (longest), ties broken by id for determinism."""
-    return max(right, key=lambda j: (len(j.rationale), j.id), default=None)
+def best_rationale(right: list[Judgment], incomplete: set[str] = frozenset()) -> Judgment | None:
+    """The agreed judgment kept for SFT: the fullest (longest) complete rationale — an incomplete one only when
+    no complete one agrees — ties broken by id for determinism."""
+    return max(complete_first(right, incomplete), key=lambda j: (len(j.rationale), j.id), default=None)

@@ -13,7 +13,7 @@ from typing import Protocol
 from ..schemas.engine import GenRequest, GenResult
 from ..schemas.ids import content_id
 from ..schemas.process import Problem, Rollout, RolloutRequest
-from .answers import AnswerCheck
+from .answers import AnswerCheck, extract_answer
 
 # Bump when the wording changes: it is part of the rollout policy's identity (and so of every memo key).
 SOLVE_TEMPLATE_VERSION = "solve-v1"
@@ -45,9 +45,11 @@ class RolloutPolicy:
 
 
 def rollout_request(policy: RolloutPolicy, problem: Problem, req: RolloutRequest) -> GenRequest:
-    """k continuations of the prefix. The seed is derived from (seed, problem, prefix): reproducible runs, and
-    distinct prefixes never share a random stream."""
-    seed = int(content_id(policy.seed, problem.id, req.prefix, length=8), 16) % (2**31)
+    """k continuations of the prefix. The seed is derived from (seed, problem, prefix, draw): reproducible runs,
+    distinct prefixes never share a random stream, and a further draw of the same prefix gets new samples
+    (not the call cache's copy of the first)."""
+    stream = (policy.seed, problem.id, req.prefix) + ((req.draw,) if req.draw else ())
+    seed = int(content_id(*stream, length=8), 16) % (2**31)
     return GenRequest(
         prompt=SOLVE_TEMPLATE.format(question=problem.question) + req.prefix,
         n=req.k,
@@ -60,12 +62,20 @@ def rollout_request(policy: RolloutPolicy, problem: Problem, req: RolloutRequest
 
 
 def to_rollouts(result: GenResult, prefix: str, gold: str, checker: Checker) -> list[Rollout]:
-    """Checked rollouts; a failed call gives none (the search records the probe as failed, never as wrong)."""
+    """Checked rollouts; a failed call gives none (the search records the probe as failed, never as wrong).
+
+    A completion cut at max_tokens (`finish_reason == "length"`) is "truncated": its answer is unknown, not
+    wrong. A completion that states an answer is judged by that answer alone, so an answer written earlier
+    in the prefix can never stand in for it; one that states none is checked together with its prefix."""
     if not result.ok:
         return []
     rollouts = []
     for c in result.completions:
-        checked = checker.check(prefix + c.text, gold)
+        if c.finish_reason == "length":
+            rollouts.append(Rollout(c.text, False, c.completion_tokens, None, "truncated"))
+            continue
+        own = c.text if extract_answer(c.text) is not None else prefix + c.text
+        checked = checker.check(own, gold)
         correct = checked.status == "correct"
         rollouts.append(Rollout(c.text, correct, c.completion_tokens, checked.final_answer, checked.status))
     return rollouts

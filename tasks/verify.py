@@ -1,9 +1,12 @@
 """Answer checking with math-verify in a worker process under a hard timeout.
 
-Numbers are compared exactly by `answers.answers_match` (GSM8K never needs more). Anything else goes to
-math-verify (Hugging Face, gold parsed first), in a separate process: math-verify's own timeout is signal based
-and does not work off the main thread (Prefect runs tasks in threads), and a pathological expression can hang
-sympy. A check that exceeds the timeout kills its worker and is recorded as `timeout`, never as correct.
+First the exact compare of `answers.answers_match` (numbers as exact fractions after normalisation: units, `%`,
+`x =`, `**18**`, U+2212 ...). When it fails, a plain number against a numeric gold is a verdict (GSM8K never needs
+more); anything else — `\\boxed{2^{3}}` against `8` as much as `\\frac{\\sqrt2}{2}` against `\\frac{1}{\\sqrt2}` —
+goes to math-verify (Hugging Face, gold parsed first), in a separate process: math-verify's own timeout is signal
+based and does not work off the main thread (Prefect runs tasks in threads), and a pathological expression can
+hang sympy. A check that exceeds the timeout kills its worker and is recorded as `timeout`; one where math-verify
+raises or the worker dies is `error`. Neither is ever `correct` or `incorrect`: unknown is not wrong.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
 from ..schemas.process import CheckStatus
-from .answers import AnswerCheck, extract_answer, normalize_number, answers_match
+from .answers import AnswerCheck, answers_match, extract_answer, is_plain_number, normalize_number
 
 
 def _math_verify(gold: str, predicted: str) -> bool:
@@ -42,16 +45,19 @@ class AnswerChecker:
             self._kill_pool()
 
     def check(self, solution_text: str, gold: str) -> AnswerCheck:
+        """The solution's final answer (the last answer marker, `answers.extract_answer`) and its status:
+        `correct`/`incorrect`, `unparseable` (no answer), or `timeout`/`error` (math-verify gave no verdict)."""
         final = extract_answer(solution_text)
         if final is None:
             return AnswerCheck(None, "unparseable")
-        if normalize_number(final) is not None or normalize_number(gold) is not None or not self.use_math_verify:
-            return AnswerCheck(final, "correct" if answers_match(final, gold) else "incorrect")
+        if answers_match(final, gold):
+            return AnswerCheck(final, "correct")
+        exact_decides = is_plain_number(final) and normalize_number(gold) is not None
+        if exact_decides or not self.use_math_verify:
+            return AnswerCheck(final, "incorrect")
         return AnswerCheck(final, self._symbolic(final, gold))
 
     def _symbolic(self, final: str, gold: str) -> CheckStatus:
-        if answers_match(final, gold):
-            return "correct"
         if self._pool is None:
             # spawn: forking a process that runs Prefect's threads and an event loop is not safe
             self._pool = ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn"))

@@ -1,8 +1,10 @@
 """The DuckDB catalog: migrations, content-addressed inserts, atomic versions, the call cache, the lock."""
 
+import shutil
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -108,3 +110,30 @@ def test_second_process_gets_a_clear_busy_error(tmp_path):
             Catalog(path)
     finally:
         holder.communicate("\n", timeout=30)
+
+
+def test_a_corrupted_catalog_is_named_and_exits_non_zero_without_a_traceback(tmp_path):
+    """issue 12 item 23: a catalog file that is not a readable DuckDB database gives one clear error naming the
+    file and saying it is corrupt, exit code 1 and no Python traceback — through the real `prefsynth` CLI."""
+    path = tmp_path / "c.duckdb"
+    with Catalog(path):
+        pass  # a real catalog, migrated
+    good = path.read_bytes()
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    shutil.copy(examples / "prompts.jsonl", tmp_path)
+    shutil.copy(examples / "dry_run.yaml", tmp_path)
+    damaged = {
+        "header overwritten": b"\x5a" * 4096 + good[4096:],
+        "a header block's checksum fails": good[:4096] + b"\x5a" * 4096 + good[8192:],
+        "truncated": good[: len(good) // 3],
+        "not a database": b"name,text\n1,hello\n",
+    }
+    for damage, data in damaged.items():
+        path.write_bytes(data)
+        for command in (["datasets"], ["show", "x"], ["build", str(tmp_path / "dry_run.yaml")]):
+            done = subprocess.run([sys.executable, "-m", "prefsynth.flows.cli", *command, "--catalog", str(path)],
+                                  capture_output=True, text=True, timeout=120)
+            err = " ".join(done.stderr.split())
+            assert done.returncode == 1, (damage, command, done.returncode, done.stderr)
+            assert "Traceback" not in done.stderr and f"catalog {path} is corrupt" in err, (damage, command, err)
+        assert path.read_bytes() == data  # nothing was written to it

@@ -78,13 +78,15 @@ def test_length_bias_turns_slight_wins_of_much_longer_responses_into_ties():
     out = length_bias(LengthBiasFilter(), pair, ctx([long, short], slight))
     assert out == (False, "slight win by a response over 500 characters longer counts as a tie")
     assert length_bias(LengthBiasFilter(max_chars=800), pair, ctx([long, short], slight))[0] is True
-    # Two much-better votes survive, the slight one becomes a tie: votes 2, 2, 0 → L by majority, μ = 4/3
-    much = [j("1", "A", "L", "S", "A>>B"), j("2", "A", "S", "L", "B>>A"), j("3", "B", "L", "S", "A>B")]
+    # Two much-better jurors survive, the slight one becomes a tie, which abstains (issue 17 item 6): votes 2, 2
+    # → L, μ = 2, and the two voters agree.
+    much = [j("1", "A", "L", "S", "A>>B"), j("2", "A", "S", "L", "B>>A"), j("3", "B", "L", "S", "A>B"),
+            j("4", "C", "L", "S", "A>>B")]
     pair = aggregate(long, short, much)
     assert pair.margin == pytest.approx(5 / 3)
     out = length_bias(LengthBiasFilter(), pair, ctx([long, short], much))
-    assert out.keep and out.pair.chosen_id == "L" and out.pair.margin == pytest.approx(4 / 3)
-    assert out.pair.agreement == pytest.approx(2 / 3) and out.pair.derived_from == pair.id
+    assert out.keep and out.pair.chosen_id == "L" and out.pair.margin == pytest.approx(2.0)
+    assert out.pair.agreement == pytest.approx(1.0) and out.pair.derived_from == pair.id
     short_wins = [j("1", "A", "S", "L", "A>B")]  # the shorter response won: nothing to correct
     pair = aggregate(long, short, short_wins)
     assert length_bias(LengthBiasFilter(), pair, ctx([long, short], short_wins)) == (
@@ -148,17 +150,20 @@ def test_cross_version_tau_drops_or_downweights_inconsistent_prompts():
 
 
 def test_funnel_counts_drops_and_changes_per_filter_in_order():
+    from prefsynth.tasks.judge.jury import Jury, JurorSpec
+
+    jury = Jury.of([JurorSpec("S1", score_range=(1, 10)), JurorSpec("S2", score_range=(1, 10))])
     good = [j("g1", "A", "x", "y", "A>>B"), j("g2", "A", "y", "x", "B>>A")]
-    weak = [j("w1", "A", "x", "y", "A>B"), j("w2", "A", "y", "x", "B>A"), j("w3", "B", "x", "y", "A=B")]  # μ = 2/3
+    # S1 and S2 rate x one point higher (of 1–10) in both orders: +2/9 each, μ = 2/9 — a weak preference
+    weak = [j(f"w{k}", f"S{k}", "x", "y", scores=(6.0, 5.0)) for k in (1, 2)] + [
+        j(f"w{k}r", f"S{k}", "y", "x", scores=(5.0, 6.0)) for k in (1, 2)]
     tie = [j("t1", "A", "x", "y", "A=B"), j("t2", "A", "y", "x", "A=B")]
-    # Jurors A and B prefer x slightly in both orders; C's scores prefer y by 8 points in both: x by majority,
-    # μ = (4 − 16) / 6 = −2 → flipped.
-    flip = [j("f1", "A", "x", "y", "A>B"), j("f2", "A", "y", "x", "B>A"), j("f3", "B", "x", "y", "A>B"),
-            j("f4", "B", "y", "x", "B>A"), j("f5", "C", "x", "y", scores=(1.0, 9.0)),
-            j("f6", "C", "y", "x", scores=(9.0, 1.0))]
-    pairs = [aggregate(X, Y, js) for js in (good, weak, tie, flip)]
-    configs = [DropTiesFilter(), StrengthFilter(min_strength=0.75, flip=True), PositionSwapFilter()]
-    run = filter_pairs(pairs, configs, ctx([X, Y], good + weak + tie + flip))
+    # The same two weak raters for x, and C prefers y much in both orders: x by majority, μ = (4/9 − 2) / 3 → flipped.
+    flip = [w.model_copy(update={"id": "f" + w.id}) for w in weak] + [
+        j("f5", "C", "x", "y", "B>>A"), j("f6", "C", "y", "x", "A>>B")]
+    pairs = [aggregate(X, Y, js, jury) for js in (good, weak, tie, flip)]
+    configs = [DropTiesFilter(), StrengthFilter(min_strength=0.5, flip=True), PositionSwapFilter()]
+    run = filter_pairs(pairs, configs, ctx([X, Y], good + weak + tie + flip, jury=jury))
     f = funnel(len(pairs), configs, run.decisions)
     assert f["pairs_in"] == 4 and f["pairs_out"] == len(run.kept) == 2
     assert f["steps"][0] == {"filter": "drop_ties", "in": 4, "dropped": 1, "reasons": {"tie": 1}}
@@ -167,3 +172,69 @@ def test_funnel_counts_drops_and_changes_per_filter_in_order():
     assert [p.chosen_id for p in run.kept] == ["x", "y"]  # good, and the flipped pair (its jurors flip-checked)
     labels = funnel(1, [DropTiesFilter(), DropTiesFilter()], [])["steps"]
     assert [s["filter"] for s in labels] == ["drop_ties#1", "drop_ties#2"]
+
+
+def test_a_flipped_label_gets_its_own_agreement_and_tie():
+    """issue 12 item 10: a flip kept the old `agreement` (4/5), so a later agreement filter passed a label backed
+    by 1 juror of 5. After a flip, agreement is the share of jurors for the new chosen response."""
+    js = [j("a", "A", "x", "y", "A>B"), j("b", "B", "x", "y", "A>B"), j("c", "C", "y", "x", "B>>A"),
+          j("d", "D", "y", "x", "B>>A"), j("e", "E", "x", "y", "B>>A")]
+    pair = aggregate(X, Y, js)  # A, B for x (+1 each); C, D for x (+2 each); E for y (−2): x by 4 of 5
+    assert pair.chosen_id == "x" and pair.agreement == pytest.approx(4 / 5)
+    weak = pair.model_copy(update={"margin": -0.6})  # as if μ favoured the rejected response
+    run = filter_pairs([weak], [StrengthFilter(min_strength=0.5, flip=True), AgreementFilter(min_agreement=0.6)],
+                       ctx([X, Y], js))
+    flipped = run.derived[0]
+    assert flipped.chosen_id == "y" and flipped.agreement == pytest.approx(1 / 5) and not flipped.tie
+    assert run.kept == [] and run.decisions[-1].reason == "agreement below 0.6"
+
+    # The same on votes that really disagree: four jurors rate x one point higher on 1–10 (+2/9 each), E prefers
+    # y much (−2): x by majority, μ = (8/9 − 2) / 5 < 0.
+    from prefsynth.tasks.judge.jury import Jury, JurorSpec
+
+    js = [j(k, k.upper(), "x", "y", scores=(6.0, 5.0)) for k in "abcd"] + [j("e", "E", "x", "y", "B>>A")]
+    jury = Jury.of([JurorSpec(k, score_range=(1, 10)) for k in "ABCD"])
+    pair = aggregate(X, Y, js, jury)
+    assert pair.chosen_id == "x" and pair.margin == pytest.approx((8 / 9 - 2) / 5)
+    out = strength(StrengthFilter(min_strength=0.2, flip=True), pair, ctx([X, Y], js, jury=jury))
+    assert (out.pair.chosen_id, out.pair.tie, out.pair.agreement) == ("y", False, pytest.approx(1 / 5))
+    assert (out.pair.chosen_share, out.pair.rejected_share) == (pytest.approx(1 / 5), pytest.approx(4 / 5))
+
+
+def test_length_bias_recount_decides_whatever_an_earlier_filter_did():
+    """issue 12 item 11: after an earlier filter changed a pair (here a flip), length_bias kept it unchanged even
+    when the recount's winner was the other response. The recount decides, whatever came before."""
+    long, short = sample("L", "word " * 150), sample("S", "brief")
+    # A, B, G: L much better (+2 each); C, D: L slightly better (ties after the recount); F: S much better.
+    # Recount: 2, 2, 2, 0, 0, −2 → L. The jury's pair (L) is flipped to S by hand first.
+    js = [j("a", "A", "L", "S", "A>>B"), j("b", "B", "S", "L", "B>>A"), j("g", "G", "L", "S", "A>>B"),
+          j("c", "C", "L", "S", "A>B"), j("d", "D", "S", "L", "B>A"), j("f", "F", "S", "L", "A>>B")]
+    c = ctx([long, short], js)
+    pair = aggregate(long, short, js)
+    assert pair.chosen_id == "L"
+    flipped = pair.model_copy(update={"id": "flipped", "derived_from": pair.id, "chosen_id": "S", "rejected_id": "L",
+                                      "margin": -pair.margin})
+    direct = length_bias(LengthBiasFilter(), pair, c)
+    after_flip = length_bias(LengthBiasFilter(), flipped, c)
+    assert direct.pair.chosen_id == after_flip.pair.chosen_id == "L"
+    fields = ("chosen_id", "rejected_id", "margin", "tie", "agreement", "margin_std", "chosen_share")
+    assert [getattr(after_flip.pair, f) for f in fields] == [getattr(direct.pair, f) for f in fields]
+    assert after_flip.pair.derived_from == pair.id
+
+
+def test_rank_consistency_exports_c_on_every_pair_it_can_rank():
+    """issue 12 item 16: CREAM uses C = (τ + 1)/2 as a soft label; the filter records C on each pair of a prompt
+    whose ranking it could compare (None where τ is undefined), and a down-weight multiplies by the same C."""
+    from prefsynth.schemas.stages import RankConsistencyFilter
+
+    now = _ranking_pairs("abc") + _ranking_pairs("def", "p2") + _ranking_pairs("gh", "p3")
+    parent = _ranking_pairs("cba") + _ranking_pairs("dfe", "p2")  # p1: τ = −1; p2: τ = 1/3; p3: no parent ranking
+    c = FilterContext({}, {}, all_pairs=tuple(now), parent_pairs=tuple(parent))
+    run = filter_pairs(now, [RankConsistencyFilter(min_tau=-1.0)], c)  # keeps all, records C
+    consistency = {p.prompt_id: p.consistency for p in run.kept}
+    assert consistency == {"p1": 0.0, "p2": pytest.approx(2 / 3), "p3": None}
+    assert {p.prompt_id: p.weight for p in run.kept} == {"p1": 1.0, "p2": 1.0, "p3": 1.0}
+    assert all(p.derived_from for p in run.kept if p.prompt_id != "p3")
+    run = filter_pairs(now, [RankConsistencyFilter(min_tau=0.5, action="downweight")], c)
+    p2 = [(p.weight, p.consistency) for p in run.kept if p.prompt_id == "p2"]
+    assert p2 == [(pytest.approx(2 / 3), pytest.approx(2 / 3))] * 3

@@ -75,18 +75,25 @@ def test_every_protocol_runs_on_the_dry_run_engine_and_reproduces(workdir):
     st = first["stats"]
     assert len(st["judges"]) == 5 and st["pairing"] == "best_vs_each"
     assert {"fleiss_kappa", "alpha_nominal", "alpha_interval"} <= set(st["agreement"])
-    assert [s["filter"] for s in st["funnel"]["steps"]][-1] == "cross_version"
+    assert [s["filter"] for s in st["funnel"]["steps"]][-1] == "rank_consistency"  # `cross_version`: its old name
     protocols = dict(query(catalog, "SELECT protocol, count(*) FROM judgments GROUP BY protocol"))
     assert set(protocols) == {"pairwise", "pointwise", "debate"}
     assert protocols["pointwise"] == 2 * 8 * 3  # two pointwise jurors rate every sample
     transcripts = query(catalog, "SELECT transcript FROM judgments WHERE protocol = 'debate' AND status = 'ok'")
     turns = json.loads(transcripts[0][0])
     assert {t["kind"] for t in turns} >= {"argument", "scores"}
-    assert all(pid_pairs <= 2 for (pid_pairs,) in query(catalog, "SELECT count(*) FROM pairs GROUP BY prompt_id"))
+    assert all(pid_pairs <= 2 for (pid_pairs,) in query(catalog, "SELECT count(*) FROM pairs WHERE derived_from IS NULL GROUP BY prompt_id"))
     again = run_json("build", workdir / "jury.yaml", "--catalog", catalog)
-    assert again["stats"]["engine_calls"] == 0 and again["content_hash"] == first["content_hash"]
+    # With a parent version, every kept pair also carries its consistency C: new rows, so a new content hash;
+    # from then on a rebuild reproduces it.
+    assert again["stats"]["engine_calls"] == 0 and again["rows"] == first["rows"]
+    third = run_json("build", workdir / "jury.yaml", "--catalog", catalog)
+    assert third["stats"]["engine_calls"] == 0 and third["content_hash"] == again["content_hash"]
     steps = {s["filter"]: s for s in again["stats"]["funnel"]["steps"]}
-    assert steps["cross_version"]["dropped"] == 0  # the same judgments rank the same way as the parent's
+    assert steps["rank_consistency"]["dropped"] == 0  # the same judgments rank the same way as the parent's
+    consistency = query(catalog, "SELECT DISTINCT p.consistency FROM dataset_rows d JOIN pairs p ON p.id = d.row_id "
+                                 "WHERE d.version = 2")
+    assert consistency == [(1.0,)]  # τ = 1: C = (τ + 1)/2 = 1 on every kept pair
 
 
 def _sized_policy(req: GenRequest, i: int) -> str:
@@ -114,7 +121,8 @@ def test_pointwise_best_vs_worst_pairs_and_exports_ratings(workdir):
     code, _, err = cli("export", "pw", "-f", "trl-preference", "-o", workdir / "out", "--catalog", workdir / "c.duckdb")
     assert code == 0, err
     rows = pq.read_table(workdir / "out" / "pw" / "v1" / "train.parquet").to_pylist()
-    assert {(r["chosen_rating"], r["rejected_rating"], r["margin"], r["weight"]) for r in rows} == {(3.0, 1.0, 2.0, 1.0)}
+    # ratings 3 and 1 on the 1–5 rubric: a vote of 2/4 × 2 = 1.0 on the −2..2 scale
+    assert {(r["chosen_rating"], r["rejected_rating"], r["margin"], r["weight"]) for r in rows} == {(3.0, 1.0, 1.0, 1.0)}
     assert all(len(r["chosen"][0]["content"]) == 30 and len(r["rejected"][0]["content"]) == 10 for r in rows)
 
 
@@ -123,6 +131,7 @@ IMPORTS = [
     {"prompt": "What is 2+2?", "response_a": "4", "response_b": "5", "judge": "rm", "score_a": 0.5, "score_b": 4.5},
     {"prompt": "What is 2+2?", "response_a": "4", "response_b": "5", "judge": "rm", "score_a": 1.0, "score_b": 3.0,
      "order": "BA"},
+    {"prompt": "What is 2+2?", "response_a": "4", "response_b": "5", "judge": "rm2", "verdict": "B>A"},
     {"prompt": "Name a colour.", "response_a": "Blue.", "response_b": "Seven.", "judge": "human", "verdict": "A>B",
      "pair_id": "c-1"},
     {"prompt": "Name a colour.", "response_a": "Blue.", "response_b": "Seven.", "judge": "rm", "score_a": 2.0,
@@ -159,22 +168,26 @@ def test_imported_judgments_as_jurors_over_imported_responses_with_a_label_flip(
     catalog = workdir / "c.duckdb"
     path = _jsonl(workdir / "j.jsonl", IMPORTS)
     counts = run_json("import-judgments", path, "--catalog", catalog)
-    assert counts == {"file": str(path), "lines": 5, "judgments": 5, "new_judgments": 5, "judges": {"human": 2, "rm": 3}}
+    assert counts == {"file": str(path), "lines": 6, "judgments": 6, "new_judgments": 6,
+                      "judges": {"human": 2, "rm": 3, "rm2": 1}}
     assert run_json("import-judgments", path, "--catalog", catalog)["new_judgments"] == 0
     stored = query(catalog, "SELECT verdict, score_a, score_b, pair_ref FROM judgments ORDER BY pair_ref, verdict")
     assert ("A>B", None, None, "c-1") in stored and (None, 3.0, 1.0, None) in stored  # BA line: "5" shown first
     (workdir / "b.yaml").write_text(
         "name: ext\nprompts: {path: j.jsonl}\npolicies: [{kind: imported}]\n"
-        "jury: [{kind: imported, judge: human}, {kind: imported, judge: rm}]\n"
-        "filters: [drop_ties, {kind: strength, min_strength: 1.0, flip: true}]\n"
+        "jury: [{kind: imported, judge: human}, {kind: imported, judge: rm, score_min: -100, score_max: 100},\n"
+        "       {kind: imported, judge: rm2}]\n"
+        "filters: [drop_ties, {kind: strength, min_strength: 0.3, flip: true}]\n"
     )
     summary = run_json("build", workdir / "b.yaml", "--catalog", catalog)
     assert summary["stats"]["samples"] == {"ok": 4} and summary["stats"]["pairs"] == 2 and summary["rows"] == 2
-    # 2+2: human "4" by 2; rm prefers "5" by 4 and by 2 → majority "5" (2 votes to 1), μ = (−2 + 4 + 2) / 3 = 4/3
-    # colour: human "Blue." by 1, rm "Blue." by 1 → μ = 1
+    # 2+2: human "4" by 2 (vote 2); rm "5" by 4 and by 2 points of its 200-point range (orders −0.04, −0.02: one
+    # vote −0.03); rm2 "5" slightly (−1) → majority "5" (2 jurors to 1), μ for "5" = (−2 + 0.03 + 1) / 3 < −0.3 →
+    # flipped to "4", backed by 1 juror of 3. colour: human "Blue." by 1, rm by 1 point (0.01) → μ = 0.505
     rows = query(catalog, """SELECT c.text, r.text, p.margin, p.agreement FROM dataset_rows d JOIN pairs p ON p.id = d.row_id
                              JOIN samples c ON c.id = p.chosen_id JOIN samples r ON r.id = p.rejected_id ORDER BY c.text""")
-    assert rows == [("5", "4", pytest.approx(4 / 3), pytest.approx(2 / 3)), ("Blue.", "Seven.", 1.0, 1.0)]
+    assert rows == [("4", "5", pytest.approx(0.97 / 3), pytest.approx(1 / 3)),
+                    ("Blue.", "Seven.", pytest.approx(0.505), 1.0)]
     code, _, err = cli("build", workdir / "b.yaml", "--catalog", workdir / "empty.duckdb")
     assert code == 1 and "no imported judgments by judge 'human'" in " ".join(err.split())
 
@@ -206,8 +219,9 @@ def test_cross_version_consistency_drops_or_downweights_against_the_parent(workd
                                      "filters: [{kind: cross_version, action: downweight, min_tau: 0.5}]\n")
     v3 = run_json("build", workdir / "v3.yaml", "--catalog", catalog)  # parent v2 ranked the other way round
     assert v3["rows"] == 24 and v3["stats"]["funnel"]["steps"][0]["changed"]
-    weights = query(catalog, "SELECT DISTINCT p.weight FROM dataset_rows d JOIN pairs p ON p.id = d.row_id WHERE d.version = 3")
-    assert weights == [(0.0,)]
+    weights = query(catalog, "SELECT DISTINCT p.weight, p.consistency FROM dataset_rows d JOIN pairs p ON p.id = d.row_id "
+                             "WHERE d.version = 3")
+    assert weights == [(0.0, 0.0)]  # τ = −1: C = 0, and the weight is multiplied by it
 
 
 GOLD = [

@@ -32,7 +32,7 @@ def test_a_judge_without_kind_is_pairwise_and_a_jury_lists_any_protocol(tmp_path
                "filters: [drop_ties, {kind: strength, min_strength: 1, flip: true}, cross_version]\n")
     assert [j.kind for j in cfg.jurors] == ["pairwise", "pointwise", "debate", "imported"]
     assert isinstance(cfg.jurors[1], PointwiseJudgeConfig) and cfg.jurors[1].rubric.high == 2
-    assert [f.kind for f in cfg.filters] == ["drop_ties", "strength", "cross_version"]
+    assert [f.kind for f in cfg.filters] == ["drop_ties", "strength", "rank_consistency"]  # the old name loads
 
 
 @pytest.mark.parametrize(
@@ -66,3 +66,17 @@ def test_eval_config_and_imported_policies(tmp_path):
     cfg = load(tmp_path, "name: t\nprompts: {path: p.jsonl}\npolicies: [{kind: imported}]\n"
                "jury: [{kind: imported, judge: h}, {kind: imported, judge: rm}]\n")
     assert cfg.engines == {} and cfg.imported_response_judges() == ["h", "rm"]
+
+
+def test_cross_version_is_an_alias_of_rank_consistency_and_imported_ranges_load(tmp_path):
+    """issue 12 item 16: the filter is named for what it is (`rank_consistency`); old configs that say
+    `cross_version` still load, as the same filter."""
+    cfg = load(tmp_path, BASE + "judge: {engine: e}\nfilters: [cross_version, {kind: cross_version, min_tau: 0.2}, "
+                               "{kind: rank_consistency, action: downweight}]\n")
+    assert [f.kind for f in cfg.filters] == ["rank_consistency"] * 3
+    assert cfg.filters[1].min_tau == 0.2 and cfg.filters[2].action == "downweight"
+    cfg = load(tmp_path, BASE + "jury: [{engine: e}, {kind: imported, judge: rm, score_min: -5, score_max: 5}]\n")
+    assert cfg.jurors[1].score_range == (-5, 5) and cfg.jurors[0].score_range is None
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, BASE + "judge: {kind: imported, judge: rm, score_min: 1}\n")
+    assert "score_min and score_max go together" in str(info.value)

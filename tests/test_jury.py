@@ -1,10 +1,10 @@
-"""Jury aggregation: votes, majority with split → tie, μ and σ of margins, agreement; pairing strategies."""
+"""Jury aggregation: one vote per juror on −2..2, majority with split → tie, μ and σ, agreement; pairing."""
 
 import pytest
 
 from prefsynth.schemas.judges import PairingConfig
 from prefsynth.schemas.preference import Judgment, Sample
-from prefsynth.tasks.judge.jury import aggregate, jury_agreement, majority, votes_for
+from prefsynth.tasks.judge.jury import Jury, JurorSpec, aggregate, jury_agreement, majority, votes_for
 from prefsynth.tasks.pairs import mean_scores, select_pairs
 
 
@@ -57,19 +57,21 @@ def test_majority_and_mean_can_disagree_then_the_strength_is_negative():
     pair = aggregate(X, Y, js)
     assert pair.chosen_id == "x" and not pair.tie and pair.margin == pytest.approx(0.25)
     js = [ordered("a", "A", "x", "y", "A>B"), ordered("b", "B", "x", "y", "A>B"),
-          ordered("c", "C", "x", "y", score_a=1.0, score_b=9.0)]  # scores: margin −8
-    pair = aggregate(X, Y, js)
-    assert pair.chosen_id == "x" and pair.margin == pytest.approx((1 + 1 - 8) / 3)  # μ < 0: a flip candidate
+          ordered("c", "C", "x", "y", score_a=1.0, score_b=9.0)]  # scores on 1–9: −8/8 × 2 = −2
+    pair = aggregate(X, Y, js, Jury.of([JurorSpec("C", score_range=(1, 9))]))
+    assert pair.chosen_id == "x" and pair.margin == pytest.approx((1 + 1 - 2) / 3)
     assert (pair.chosen_score, pair.rejected_score) == (1.0, 9.0)
 
 
 def test_pointwise_ratings_vote_once_per_juror_with_the_score_difference():
     js = [rating("r1", "P", "x", 5), rating("r2", "P", "y", 2), rating("r3", "Q", "x", 3), rating("r4", "Q", "y", 4),
           rating("r5", "R", "x", 4), rating("r6", "R", "y", 0, status="parse_error")]
-    votes = votes_for(X, Y, js)
-    assert [(v.judge, v.slot, v.margin) for v in votes] == [("P", "scores", 3), ("Q", "scores", -1), ("R", "scores", None)]
-    pair = aggregate(X, Y, js)
-    assert pair.chosen_id == "x" and pair.margin == pytest.approx(1.0) and pair.n_parsed == 2
+    jury = Jury.of([JurorSpec(k, score_range=(1, 5)) for k in "PQR"])  # a difference d votes d / 4 × 2
+    votes = votes_for(X, Y, js, jury)
+    assert [(v.judge, v.slot, v.margin) for v in votes] == [("P", "scores", 1.5), ("Q", "scores", -0.5),
+                                                            ("R", "scores", None)]
+    pair = aggregate(X, Y, js, jury)  # P for x, Q for y (R abstains): a split, oriented by μ = 0.5
+    assert pair.chosen_id == "x" and pair.tie and pair.margin == pytest.approx(0.5) and pair.n_parsed == 2
     assert pair.chosen_score == pytest.approx(4.0) and pair.rejected_score == pytest.approx(3.0)  # means of ratings
 
 
@@ -102,3 +104,84 @@ def test_pairing_strategies_from_mean_pointwise_scores():
     assert ids("best_vs_worst") == [("b", "c")]  # b and d tie at 4.5: the earlier sample ranks first; p2: no spread
     assert ids("best_vs_each") == [("b", "a"), ("b", "c")]  # d scores as much as b: no preference to learn
     assert len(ids("all_pairs")) == 6 + 1
+
+
+def imported(jid, judge, first, second, score_a, score_b):
+    return Judgment(id=jid, prompt_id="p1", judge=judge, protocol="imported", first_id=first, second_id=second,
+                    status="ok", score_a=score_a, score_b=score_b)
+
+
+def test_every_vote_is_on_one_scale_so_a_wide_scale_juror_cannot_outvote_the_jury():
+    """issue 12 item 12: a 1–10 rating difference (−7) outweighed four slight wins (μ = −0.6, a flip candidate).
+
+    On the vote scale a rating difference is divided by the rubric range and doubled: −7/9 × 2 ≈ −1.56.
+    """
+    from prefsynth.schemas.stages import StrengthFilter
+    from prefsynth.tasks.filter_rules import FilterContext, strength
+    from prefsynth.tasks.judge.jury import Jury, JurorSpec, juror_votes
+
+    js = [ordered("a1", "A", "x", "y", "A>B"), ordered("a2", "A", "y", "x", "B>A"),
+          ordered("b1", "B", "x", "y", "A>B"), ordered("b2", "B", "y", "x", "B>A"),
+          rating("p1", "P", "x", 3), rating("p2", "P", "y", 10)]
+    jury = Jury.of([JurorSpec("P", score_range=(1, 10))])
+    p_vote = -7 / 9 * 2
+    votes = juror_votes(X, Y, js, jury)
+    assert [(v.judge, v.vote) for v in votes] == [("A", 1.0), ("B", 1.0), ("P", pytest.approx(p_vote))]
+    assert [len(v.readings) for v in votes] == [2, 2, 1]  # each order kept under its juror
+    pair = aggregate(X, Y, js, jury)
+    assert (pair.chosen_id, pair.tie) == ("x", False)
+    assert pair.margin == pytest.approx((1 + 1 + p_vote) / 3) and pair.agreement == pytest.approx(2 / 3)
+    ctx = FilterContext({j.id: j for j in js}, {X.id: X, Y.id: Y}, jury=jury)
+    assert strength(StrengthFilter(min_strength=0.1, flip=True), pair, ctx) == (True, "strong preference")
+
+
+def test_a_pairwise_juror_votes_once_however_many_orders_it_judged():
+    """issue 12 item 12: a pairwise juror's two orders are one vote (their mean); a pointwise juror is one vote."""
+    from prefsynth.tasks.judge.jury import Jury, JurorSpec
+
+    # A: x by 2 and by 1 → one vote 1.5; P (1–5 rubric) prefers y by 2 points → −2/4 × 2 = −1. One juror each:
+    # a split, so a tie oriented by μ = 0.25 (old: votes 2, 1, −2 → x by majority).
+    js = [ordered("a1", "A", "x", "y", "A>>B"), ordered("a2", "A", "y", "x", "B>A"),
+          rating("p1", "P", "x", 2), rating("p2", "P", "y", 4)]
+    pair = aggregate(X, Y, js, Jury.of([JurorSpec("P", score_range=(1, 5))]))
+    assert pair.tie and pair.chosen_id == "x" and pair.margin == pytest.approx(0.25)
+    assert pair.margin_std == pytest.approx(1.25) and pair.n_parsed == 3
+    # Weights from the config count instead of one each: P at weight 2 outvotes A.
+    weighted = aggregate(X, Y, js, Jury.of([JurorSpec("P", score_range=(1, 5), weight=2.0)]))
+    assert (weighted.chosen_id, weighted.tie) == ("y", False)
+    assert weighted.margin == pytest.approx((2 * 1 - 1.5) / 3) and weighted.agreement == pytest.approx(2 / 3)
+
+
+def test_abstaining_jurors_and_scores_without_a_range():
+    """issue 12 item 12: a juror with no parsed reading abstains (not a vote); a score difference of unknown range
+    (an imported reward model without `score_min`/`score_max`) votes its sign only, as a slight preference."""
+    from prefsynth.tasks.judge.jury import Jury, JurorSpec, juror_votes
+
+    js = [ordered("a1", "A", "x", "y", "A>>B"), ordered("a2", "A", "y", "x", "B>>A"),
+          ordered("c1", "C", "x", "y", None, status="parse_error"), ordered("c2", "C", "y", "x", None, status="error"),
+          imported("r1", "RM", "x", "y", -4.5, 0.5)]
+    votes = juror_votes(X, Y, js, Jury())
+    assert [(v.judge, v.vote) for v in votes] == [("A", 2.0), ("C", None), ("RM", -1.0)]
+    pair = aggregate(X, Y, js, Jury())
+    assert pair.chosen_id == "x" and pair.tie  # A against RM: a split; C's failures are not votes
+    ranged = juror_votes(X, Y, js, Jury.of([JurorSpec("RM", score_range=(-10, 10))]))
+    assert ranged[-1].vote == pytest.approx(-5 / 20 * 2)
+
+
+def test_the_docs_say_the_majority_of_vote_signs_decides_as_the_code_does():
+    """issue 12 item 15: README said the mean margin decides chosen/rejected and zero is a tie; the code takes the
+    majority of the vote signs (a split is a tie). The docs now say what the code does, and the code does it."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    readme, judging = (" ".join((root / f).read_text().replace("*", "").split()) for f in ("README.md", "docs/judging.md"))
+    assert "the mean margin decides chosen/rejected" not in readme
+    assert "majority of the vote signs decides chosen/rejected" in readme and "majority of the vote signs" in judging
+    assert "cross_version` (Kendall τ against the parent version, CREAM)" not in readme  # item 16: its real name
+    # Majority for x (A: 1 and 0 → 0.5; B: 1) against C (−2): x is chosen though μ = −1/6 favours y.
+    js = [ordered("a", "A", "x", "y", "A>B"), ordered("a2", "A", "y", "x", "A=B"), ordered("b", "B", "x", "y", "A>B"),
+          ordered("c", "C", "x", "y", "B>>A"), ordered("d", "C", "y", "x", "A>>B")]
+    pair = aggregate(X, Y, js, Jury())
+    assert pair.chosen_id == "x" and not pair.tie and pair.margin == pytest.approx(-1 / 6)
+    split = aggregate(X, Y, js[3:] + js[2:3], Jury())  # B for x, C for y: a split is a tie, oriented by μ
+    assert split.tie and split.chosen_id == "y" and split.margin == pytest.approx(0.5)

@@ -37,16 +37,16 @@ def test_consistent_orders_pick_the_winner_with_mean_margin():
 def test_position_bias_flips_and_is_dropped():
     # The judge always prefers the response shown first: x wins one order, y the other.
     js = [judgment("j1", "x", "y", "A>B"), judgment("j2", "y", "x", "A>B")]
-    pair = aggregate(X, Y, js)
-    assert pair.tie and pair.margin == 0 and pair.agreement == 0.0
+    pair = aggregate(X, Y, js)  # its two orders cancel: the juror abstains (issue 17 item 6), no vote at all
+    assert pair.tie and pair.margin == 0 and pair.agreement == 0.0 and pair.chosen_share == 0.0
     assert position_swap(pair, ctx_for(*js)) == (False, "verdict flips when the order is swapped")
 
 
 def test_winner_for_y_when_margins_favour_it():
     js = [judgment("j1", "x", "y", "B>>A"), judgment("j2", "y", "x", "A=B")]
     pair = aggregate(X, Y, js)
-    assert (pair.chosen_id, pair.margin) == ("y", 1.0)
-    assert pair.agreement == 0.5  # one verdict for y, one tie
+    assert (pair.chosen_id, pair.margin) == ("y", 1.0)  # one juror: the mean of its orders, −2 and 0
+    assert pair.agreement == 1.0 and pair.margin_std == 0.0
     assert position_swap(pair, ctx_for(*js))[0] is False
 
 

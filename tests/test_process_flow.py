@@ -32,8 +32,8 @@ class SimEngine:
     def _one(self, req: GenRequest) -> GenResult:
         head, prefix = req.prompt.split("\n\nAnswer:\n", 1)
         pid = self.by_question[head.split("Question: ", 1)[1]]
-        rollouts = self.sim.continue_prefix(pid, prefix, req.n)
-        return GenResult(completions=[Completion(text=r.text, completion_tokens=r.n_tokens) for r in rollouts])
+        # the request's seed stands for the draw: a further draw of a prefix gets new continuations
+        return GenResult(completions=self.sim.complete(pid, prefix, req.n, draw=req.seed))
 
 
 @pytest.fixture
@@ -128,3 +128,89 @@ def test_problem_without_gold_answer_is_a_clear_error(tmp_path):
     assert result.exit_code == 2
     assert "chains.jsonl:2: field 'answer': missing gold answer" in " ".join(result.stderr.split())
     assert not (tmp_path / "c.duckdb").exists()
+
+
+W_TEXT = "s0\n\ns1\n\nBAD\n\ns3\n\ns4\n\nThe answer is 0."
+GOOD_TEXT = "fine\n\nThe answer is 1."
+
+
+class ScriptedChains:
+    """Engine for one toy question (gold 1): a prefix holding BAD only has wrong continuations; any other
+    prefix continues half to the gold answer and half into the rest of the same wrong solution W_TEXT."""
+
+    name = "scripted:chains"
+    concurrency = 1000
+
+    def generate(self, requests):
+        return [self._one(r) for r in requests]
+
+    def _one(self, req: GenRequest) -> GenResult:
+        prefix = req.prompt.split("\n\nAnswer:\n", 1)[1]
+        if "BAD" in prefix:
+            texts = ["t\n\nThe answer is 0."] * req.n
+        else:
+            texts = [GOOD_TEXT] * (req.n // 2) + [W_TEXT[len(prefix):]] * (req.n - req.n // 2)
+        return GenResult(completions=[Completion(text=t, completion_tokens=5) for t in texts])
+
+
+@pytest.fixture
+def scripted_setup(tmp_path):
+    (tmp_path / "chains.jsonl").write_text(json.dumps({"question": "toy question", "answer": "1"}) + "\n")
+    register_engine(DryRunEngineConfig(model="sim"), ScriptedChains())
+    return tmp_path
+
+
+def test_row_count_equals_distinct_exported_rows(scripted_setup):
+    """issue 12 item 8: the same solution reached from two states is labelled once; a version's row_count
+    equals its distinct exported rows."""
+    folder = scripted_setup
+    cfg = write_config(folder, "omegaprm", "omegaprm: {k: 8, max_estimates: 60}\n")
+    catalog = str(folder / "c.duckdb")
+    built = json.loads(invoke("label-steps", str(cfg), "--catalog", catalog, "--json"))
+    invoke("export", "chains-omegaprm", "--format", "trl-stepwise", "--out", str(folder / "o"), "--catalog", catalog)
+    rows = pq.read_table(folder / "o" / "chains-omegaprm" / "v1" / "train.parquet").to_pylist()
+    distinct = {(r["solution_id"], tuple(r["labels"])) for r in rows}
+    assert built["rows"] == len(rows) == len(distinct) == len({r["solution_id"] for r in rows})
+
+
+def test_export_truncates_after_first_error_and_flags_estimates(scripted_setup):
+    """issue 12 item 6 (export): --truncate-after-first-error keeps steps up to the first error; every row has
+    a per-step `estimated` flag and null (not 0.0) values where nothing was estimated."""
+    folder = scripted_setup
+    cfg = write_config(folder, "omegaprm", "omegaprm: {k: 8, max_estimates: 60}\n")
+    catalog = str(folder / "c.duckdb")
+    invoke("label-steps", str(cfg), "--catalog", catalog, "--json")
+    invoke("export", "chains-omegaprm", "--format", "trl-stepwise", "--out", str(folder / "full"), "--catalog", catalog)
+    invoke("export", "chains-omegaprm", "--format", "trl-stepwise", "--out", str(folder / "cut"), "--catalog", catalog,
+           "--truncate-after-first-error")
+    full = pq.read_table(folder / "full" / "chains-omegaprm" / "v1" / "train.parquet").to_pylist()
+    cut = pq.read_table(folder / "cut" / "chains-omegaprm" / "v1" / "train.parquet").to_pylist()
+    assert full and len(full) == len(cut)
+    for whole, short in zip(full, cut, strict=True):
+        assert whole["first_error"] == 2 == short["first_error"]  # BAD is step 2 of W_TEXT
+        assert len(short["completions"]) == 3 and short["labels"] == [True, True, False]
+        assert all((v is None) == (not e) for v, e in zip(whole["mc_values"], whole["estimated"], strict=True))
+        assert not all(whole["estimated"])
+        # issue 16 item 3: the rollouts behind each value and their interval; how sure the first error is
+        assert [n is not None for n in whole["n_rollouts"]] == whole["estimated"]
+        assert all(lo <= mc <= hi for lo, mc, hi in zip(whole["mc_lower"], whole["mc_values"], whole["mc_upper"],
+                                                       strict=True) if mc is not None)
+        assert whole["first_error_at_upper"] is not None and whole["first_error_separated"] is not None
+
+
+@pytest.mark.parametrize("method", ["omegaprm", "math_shepherd"])
+def test_flow_runs_the_search_driver_the_tests_cover(scripted_setup, monkeypatch, method):
+    """issue 12 item 9: production runs tasks/search/*.run_* (one driver per method), not a copy of its own."""
+    from prefsynth.tasks.search import math_shepherd, omegaprm
+
+    module, name = (omegaprm, "run_omegaprm") if method == "omegaprm" else (math_shepherd, "run_math_shepherd")
+    real, calls = getattr(module, name), []
+
+    def spy(*args, **kwargs):
+        calls.append(name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, spy)
+    cfg = write_config(scripted_setup, method, "omegaprm: {k: 8, max_estimates: 60}\n")
+    invoke("label-steps", str(cfg), "--catalog", str(scripted_setup / "c.duckdb"), "--json")
+    assert calls == [name]

@@ -1,6 +1,7 @@
 """Self-rationalization: reference decisions, rationale pairs, and the flow on scripted judges."""
 
 import json
+from collections import Counter
 
 import duckdb
 import pyarrow.parquet as pq
@@ -152,3 +153,138 @@ def test_rationalize_rejects_greedy_judges_and_bad_labels(tmp_path):
     (tmp_path / "r.yaml").write_text((tmp_path / "r.yaml").read_text().replace("0.9", "0"))
     result = CliRunner().invoke(app, ["rationalize", str(tmp_path / "r.yaml"), "--catalog", str(tmp_path / "c.duckdb")])
     assert result.exit_code == 2 and "judge.temperature: must be > 0" in result.stderr
+
+
+# -- issue 12: self-rationalization labels and targets ---------------------------------------------------------
+class CutEngine(ScriptedEngine):
+    """Like ScriptedEngine, but a reply ending in CUT comes back cut at max_tokens (finish_reason "length")."""
+
+    CUT = "<cut>"
+
+    def _one(self, req):
+        from prefsynth.schemas.engine import Completion, GenResult
+
+        completions = []
+        for i in range(req.n):
+            text = self.reply(req, i)
+            if isinstance(text, Exception):
+                return GenResult(error=f"{type(text).__name__}: {text}")
+            cut = text.endswith(self.CUT)
+            text = text.removesuffix(self.CUT)
+            completions.append(Completion(text=text, finish_reason="length" if cut else "stop",
+                                          completion_tokens=len(text.split())))
+        return GenResult(completions=completions, prompt_tokens=10)
+
+
+def rationale_setup(tmp_path, items, reply, extra: str = "", engine_cls=ScriptedEngine, model="scripted-12"):
+    (tmp_path / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in items))
+    (tmp_path / "r.yaml").write_text(
+        f"name: judge-data\nitems: {{path: items.jsonl}}\nengines: {{j: {{kind: dry_run, model: {model}}}}}\n"
+        f"judge: {{engine: j, temperature: 0.9}}\nk: 4\nmax_pairs_per_item: 2\n{extra}"
+    )
+    engine = engine_cls(reply)
+    register_engine(DryRunEngineConfig(model=model), engine)
+    return tmp_path / "r.yaml", str(tmp_path / "c.duckdb"), engine
+
+
+def invoke(*args):
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stdout, " ".join(result.stderr.split())
+
+
+def exported(folder, fmt: str, catalog: str) -> list[dict]:
+    run("export", "judge-data", "--format", fmt, "--out", str(folder / fmt), "--catalog", catalog)
+    return pq.read_table(folder / fmt / "judge-data" / "v1" / "train.parquet").to_pylist()
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_exports_never_use_cut_or_reasked_replies_when_a_complete_one_exists(tmp_path):
+    """issue 12 item 17: a reply cut at max_tokens and re-asked exports as its rationale plus a rebuilt
+    `Verdict: [[X]]` line (never the `[re-ask]` marker), and neither the SFT target nor a chosen reply is a cut or
+    re-asked one while a complete right judgment exists."""
+    complete = "Short and complete reasoning.\nVerdict: [[A>B]]"
+
+    def judge(req, i):
+        if req.choices:  # the re-ask: the cut reply 0 says A>B, the cut reply 3 says B>A
+            return "[[A>B]]" if "Long careful" in req.messages[-2].content else "[[B>A]]"
+        return ["Long careful reasoning about both responses, " * 30 + CutEngine.CUT, complete,
+                "B reads better.\nVerdict: [[B>A]]", "B is clearly " + CutEngine.CUT][i]
+
+    items = [{"prompt": "Which is better?", "response_a": "good", "response_b": "bad", "label": "A>B"}]
+    config, catalog, _ = rationale_setup(tmp_path, items, judge, engine_cls=CutEngine)
+    s = json.loads(run("rationalize", str(config), "--catalog", catalog, "--json"))
+    assert s["stats"]["reasked"] == 2 and s["stats"]["rationale_pairs"] == 2
+    pref, sft = exported(tmp_path, "trl-preference", catalog), exported(tmp_path, "trl-sft", catalog)
+    contents = [r[side][0]["content"] for r in pref for side in ("chosen", "rejected")]
+    contents += [r["messages"][-1]["content"] for r in sft]
+    assert all("[re-ask]" not in c and c.splitlines()[-1].startswith("Verdict: [[") for c in contents), contents
+    assert [r["messages"][-1]["content"] for r in sft] == [complete]  # not the longer, cut one
+    assert {r["chosen"][0]["content"] for r in pref} == {complete}
+    assert {r["rejected"][0]["content"] for r in pref} == {"B reads better.\nVerdict: [[B>A]]",
+                                                           "B is clearly\nVerdict: [[B>A]]"}
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_consensus_counts_every_sample_not_distinct_replies(tmp_path):
+    """issue 12 item 18: 3 identical A replies + 1 B reply are 3 votes to 1 (a consensus at margin 0.5), not 1 to 1;
+    the identical replies are stored once, the item keeps one vote per sample."""
+    same, other = "Same reasoning.\nVerdict: [[A>B]]", "Other reasoning.\nVerdict: [[B>A]]"
+    items = [{"prompt": "Which is better?", "response_a": "one", "response_b": "two"}]
+    config, catalog, _ = rationale_setup(tmp_path, items, lambda req, i: other if i == 3 else same,
+                                         "min_consensus_margin: 0.5\n")
+    st = json.loads(run("rationalize", str(config), "--catalog", catalog, "--json"))["stats"]
+    assert st["references"] == {"consensus": 1} and st["judgments"] == {"ok": 4}
+    assert st["agreement_with_reference"] == 0.75 and st["rationale_pairs"] == 1
+    con = duckdb.connect(catalog, read_only=True)
+    votes, distinct = con.execute("SELECT sample_ids, judgment_ids FROM rationale_items").fetchone()
+    assert con.execute("SELECT count(*) FROM judgments").fetchone()[0] == 2
+    con.close()
+    assert len(json.loads(votes)) == 4 and len(json.loads(distinct)) == 2
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_half_the_items_are_shown_swapped_so_position_bias_is_not_training_signal(tmp_path):
+    """issue 12 item 19: a judge that always answers A>B agrees with every gold label when items are judged in the
+    file's order and the file's labels are all A>B. Half the items of each label must be shown swapped (recorded
+    per item), so that judge is right on half only, whatever the file's label pattern (here A>B ×4, then
+    alternating: swapping every second item alone would show the alternating ones as all A), and the reference
+    follows the order shown."""
+    from tests.fakes import response_texts
+
+    labels = ["A>B"] * 4 + ["A>B", "B>A"] * 2
+    items = [{"prompt": f"Q{i}?", "response_a": f"first {i}", "response_b": f"second {i}", "label": label}
+             for i, label in enumerate(labels)]
+    config, catalog, engine = rationale_setup(tmp_path, items, lambda req, i: f"Reason {i}.\nVerdict: [[A>B]]")
+    st = json.loads(run("rationalize", str(config), "--catalog", catalog, "--json"))["stats"]
+    assert st["agreement_with_reference"] == 0.5 and st["swapped_items"] == 4
+    shown_first = Counter(response_texts(r)[0].split()[0] for r in engine.requests)
+    assert shown_first == {"first": 4, "second": 4}
+    con = duckdb.connect(catalog, read_only=True)
+    rows = con.execute("""SELECT i.swapped, i.reference, a.text FROM rationale_items i
+                          JOIN samples a ON a.id = i.response_a_id""").fetchall()
+    con.close()
+    for swapped, reference, shown_as_a in rows:  # A is the response shown first; the gold side follows it
+        gold = labels[int(shown_as_a.split()[1])][0]
+        assert swapped == shown_as_a.startswith("second")
+        assert reference == ({"A": "B", "B": "A"}[gold] if swapped else gold)
+    assert Counter((label, swapped) for (swapped, _, _), label in
+                   zip(sorted(rows, key=lambda r: int(r[2].split()[1])), labels)) == \
+        {("A>B", False): 3, ("A>B", True): 3, ("B>A", False): 1, ("B>A", True): 1}
+    sft = exported(tmp_path, "trl-sft", catalog)
+    assert len(sft) == 4 and all(r["messages"][-1]["content"].endswith("[[A>B]]") for r in sft)
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_rationale_runs_have_the_same_error_rule_and_budget_as_other_builds(tmp_path):
+    """issue 12 item 20: a rationale run whose calls mostly fail writes no version and exits 1 (max_error_rate),
+    and `budget.max_calls` stops it the same way the preference and label-steps builds stop."""
+    items = [{"prompt": f"Q{i}?", "response_a": "a", "response_b": "b", "label": "A>B"} for i in range(3)]
+    config, catalog, _ = rationale_setup(tmp_path, items, lambda req, i: RuntimeError("HTTP 503"))
+    code, _, err = invoke("rationalize", str(config), "--catalog", catalog, "--json")
+    assert code == 1 and "3 of 3 engine calls failed after retries (100%, more than max_error_rate=0.25)" in err, err
+    assert duckdb.connect(catalog, read_only=True).execute("SELECT count(*) FROM dataset_versions").fetchone() == (0,)
+
+    config, catalog, _ = rationale_setup(tmp_path, items, lambda req, i: f"R.\nVerdict: [[A>B]]",
+                                         "budget: {max_calls: 2}\n", model="scripted-12b")
+    code, _, err = invoke("rationalize", str(config), "--catalog", catalog)
+    assert code == 1 and "budget reached: max_calls=2 (spent 2)" in err and "No version was written" in err, err

@@ -158,3 +158,39 @@ async def _artifacts_of(flow_run_id: str):
 
     async with get_client() as client:
         return await client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))
+
+
+def test_juror_kappa_is_on_absolute_winners_against_a_hand_computed_table():
+    """issue 12 item 22: κ between jurors is computed on which response won (a fixed order of the pair's two
+    responses), not on "did the juror pick the jury's chosen one" — the jury's own pick skews that to all +1.
+
+    Seven pairs (x_i, y_i), x_i < y_i by id; J1 and J2 vote once each, sometimes shown (y, x):
+        pair:   1  2  3  4  5  6  7
+        J1:     x  y  x  y  x  x  =
+        J2:     x  y  x  y  y  x  x
+        chosen: x  y  x  y  x  x  x
+    Absolute table: agree on 5 of 7; J1 marginals x 4, y 2, = 1; J2 x 4, y 3 → p_e = (4·4 + 2·3)/49 = 22/49,
+    κ = (35/49 − 22/49)/(27/49) = 13/27. (Relative to chosen: J1 +6 0·1, J2 +6 −1 → κ = −1/13.)
+    """
+    from prefsynth.flows.report_summary import juror_kappa
+    from prefsynth.storage.report_data import JudgmentRow, PairRow, PreferenceData
+
+    j1 = ["x", "y", "x", "y", "x", "x", "="]
+    j2 = ["x", "y", "x", "y", "y", "x", "x"]
+    chosen = ["x", "y", "x", "y", "x", "x", "x"]
+    pairs, judgments = [], []
+    for i in range(7):
+        x, y = f"s{i}-x", f"s{i}-y"
+        ids = []
+        for judge, vote, shown_swapped in (("J1", j1[i], i % 2 == 0), ("J2", j2[i], i % 3 == 0)):
+            first, second = (y, x) if shown_swapped else (x, y)
+            winner = {"x": x, "y": y}.get(vote)
+            verdict = "A=B" if winner is None else "A>B" if winner == first else "B>A"
+            jid = f"{judge}-{i}"
+            ids.append(jid)
+            judgments.append(JudgmentRow(jid, judge, "pairwise", "ok", verdict, first, second, None, None, 5, 5))
+        c, r = (x, y) if chosen[i] == "x" else (y, x)
+        pairs.append(PairRow(f"p{i}", "q", c, r, 1.0, False, 1.0, 0.0, None, None, tuple(ids), True, 5, 5))
+    k = juror_kappa(PreferenceData(pairs, judgments))
+    assert k["judges"] == ["J1", "J2"] and k["pairs"] == [[7, 7], [7, 7]]
+    assert k["kappa"][0][1] == k["kappa"][1][0] == pytest.approx(13 / 27, abs=1e-4)

@@ -17,7 +17,8 @@ from ...schemas.preference import Judgment, Prompt, Sample
 from ...schemas.stages import FilterConfig
 from ..filters import FilterContext, filter_labels, filter_pairs
 from .agreement import cohen_kappa
-from .jury import Vote, aggregate, votes_for
+from .calibrated import aggregate_pairs
+from .jury import Jury, Vote, votes_for
 
 
 @dataclass(frozen=True)
@@ -89,9 +90,11 @@ def gold_longer_wins(items: list[GoldItem]) -> float | None:
 
 
 def evaluate_group(name: str, protocol: str, jurors: int, items: list[GoldItem], judgments: list[list[Judgment]],
-                   filters: list[FilterConfig]) -> dict:
-    """All metrics for one judge (or one set of jurors) over the gold items; `judgments[k]` belong to items[k]."""
-    votes = [votes_for(i.a, i.b, js) for i, js in zip(items, judgments, strict=True)]
+                   filters: list[FilterConfig], jury: Jury | None = None, aggregation=None) -> dict:
+    """All metrics for one judge (or one set of jurors) over the gold items; `judgments[k]` belong to items[k].
+    `jury` gives the jurors' score ranges and weights, `aggregation` how the filter curve labels the pairs
+    (default majority)."""
+    votes = [votes_for(i.a, i.b, js, jury) for i, js in zip(items, judgments, strict=True)]
     terms = [_terms(i, vs) for i, vs in zip(items, votes, strict=True)]
     correct = [sum(t) > 0 for t in terms]
     flat = [j for js in judgments for j in js]
@@ -112,18 +115,22 @@ def evaluate_group(name: str, protocol: str, jurors: int, items: list[GoldItem],
         "longer_wins": _longer_wins(items, votes),
         "cohen_kappa": None if kappa is None else round(kappa, 4),
         "by_source": {s: {"items": len(v), "accuracy": _rate(sum(v), len(v))} for s, v in sorted(by_source.items())},
-        "filters": filter_curve(items, judgments, filters),
+        "filters": filter_curve(items, judgments, filters, jury, aggregation),
     }
 
 
-def filter_curve(items: list[GoldItem], judgments: list[list[Judgment]], filters: list[FilterConfig]) -> list[dict]:
-    """Coverage (pairs kept / items) and accuracy of the kept pairs' chosen response, before and after each filter."""
-    pairs = [aggregate(i.a, i.b, js) for i, js in zip(items, judgments, strict=True)]
+def filter_curve(items: list[GoldItem], judgments: list[list[Judgment]], filters: list[FilterConfig],
+                 jury: Jury | None = None, aggregation=None) -> list[dict]:
+    """Coverage (pairs kept / items) and accuracy of the kept pairs' chosen response, before and after each filter
+    (pairs labelled by `aggregation`, as a build would)."""
+    jury = jury or Jury()
+    pairs = aggregate_pairs([(i.a, i.b) for i in items], judgments, jury, aggregation)
     gold_by_pair = {p.id: i for p, i in zip(pairs, items, strict=True)}
     ctx = FilterContext(
         judgments={j.id: j for js in judgments for j in js},
         samples={s.id: s for i in items for s in (i.a, i.b)},
         prompts={i.prompt.id: i.prompt for i in items},
+        jury=jury,
     )
     rows = [_curve_row("(none)", pairs, gold_by_pair, len(items))]
     for k, label in enumerate(filter_labels(filters), start=1):

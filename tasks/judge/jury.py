@@ -1,93 +1,115 @@
-"""Jury aggregation: the votes of every juror on a pair → one `PreferencePair`, and agreement across jurors.
+"""Jury aggregation: the jurors' votes on a pair → one `PreferencePair`, and agreement across jurors.
 
 After "Replacing Judges with Juries" (PoLL, Verga et al. 2024): several judges, a majority verdict, and the
-spread of their margins. Each parsed judgment of a pair is one vote: a pairwise (or debate, or imported) juror
-votes once per order it judged, so a juror that flips with the order disagrees with itself, which is what
-position bias is; a pointwise juror votes once, with the difference of its ratings of the two responses.
+spread of their votes. Every juror casts one vote on the scale −2..2 (tasks/judge/votes.py: a pairwise or debate
+juror's orders are averaged into one vote, a rating difference is scaled by the juror's score range, a juror
+abstains — is no vote — with no parsed reading, a tie, cancelling orders or a score difference below its
+threshold). Jurors weigh the same unless their `JurorSpec` (the juror's `weight:`) gives a weight.
+
+- the label: the weighted majority of the vote *signs* (for x, tie, for y); a shared top weight (a split) is a
+  tie, and a tie's chosen/rejected follow the sign of μ (x at 0);
+- `margin` = μ, the weighted mean vote for the chosen response (negative when the majority and μ disagree);
+  `margin_std` = σ, the weighted population std of the votes;
+- `chosen_share` / `rejected_share`: weighted shares of the voting jurors for each side;
+  `agreement`: the share of the voters for the chosen side (0 for a tie: abstentions are not tie votes);
+- `confidence` (aggregation "majority"): the chosen side's weighted vote share (0.5 for a split; None with no
+  voter). Other aggregations relabel these pairs (tasks/judge/calibrated.py).
 Pure functions over records.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass
-from statistics import mean, pstdev
+from math import sqrt
+from statistics import mean
 
 from ...schemas.ids import content_id
 from ...schemas.preference import Judgment, PreferencePair, Sample
 from .agreement import fleiss_kappa, krippendorff_alpha
+from .votes import VOTE_SCALE, JurorSpec, JurorVote, Jury, Vote, by_juror, juror_votes, votes_for
+
+COUNT_RULE = "abstain-v1"  # ties, cancelling orders and sub-threshold scores abstain (issue 17 item 6)
+
+__all__ = ["Jury", "JurorSpec", "JurorVote", "Tally", "Vote", "aggregate", "jury_agreement", "juror_votes",
+           "majority", "tally", "votes_for"]
 
 
-@dataclass(frozen=True)
-class Vote:
-    """One juror's vote on pair (x, y). `margin` favours x (None: no verdict); `slot` names the rater for the
-    agreement statistics: the juror in one presentation order ("xy": x shown first, "yx") or its "scores".
-    """
-
-    judge: str
-    slot: str
-    margin: float | None
-    judgment_ids: tuple[str, ...]
-
-
-def votes_for(x: Sample, y: Sample, judgments: list[Judgment]) -> list[Vote]:
-    """The votes on (x, y) in the judgments of that pair (ordered judgments and both samples' ratings)."""
-    out = [
-        Vote(j.judge, "xy" if j.first_id == x.id else "yx", j.margin_for(x.id), (j.id,))
-        for j in judgments
-        if j.second_id is not None
-    ]
-    ratings: dict[str, list[Judgment]] = defaultdict(list)
-    for j in judgments:
-        if j.second_id is None:
-            ratings[j.judge].append(j)
-    for judge, rs in sorted(ratings.items()):
-        sx, sy = _mean_score(rs, x.id), _mean_score(rs, y.id)
-        margin = None if sx is None or sy is None else sx - sy
-        out.append(Vote(judge, "scores", margin, tuple(sorted(j.id for j in rs))))
-    return out
-
-
-def _mean_score(ratings: list[Judgment], sample_id: str) -> float | None:
-    scores = [j.score_a for j in ratings if j.first_id == sample_id and j.score_a is not None]
-    return mean(scores) if scores else None
-
-
-def majority(margins: list[float]) -> int:
-    """The most common winner (+1: x, −1: y, 0: tie); a shared top count (a split) or no votes is a tie."""
-    ranked = Counter(_sign(m) for m in margins).most_common()
+def majority(margins: list[float], weights: list[float] | None = None) -> int:
+    """The winner with the most (weighted) votes (+1: x, −1: y, 0: tie); a shared top (a split) or no votes is a tie."""
+    counts: Counter = Counter()
+    for m, w in zip(margins, weights or [1.0] * len(margins), strict=True):
+        counts[_sign(m)] += w
+    ranked = counts.most_common()
     if not ranked or (len(ranked) > 1 and ranked[0][1] == ranked[1][1]):
         return 0
     return ranked[0][0]
 
 
-def aggregate(x: Sample, y: Sample, judgments: list[Judgment], votes: list[Vote] | None = None) -> PreferencePair:
-    """Majority decides chosen/rejected (split → tie); μ and σ of the vote margins give strength and spread.
+@dataclass(frozen=True)
+class Tally:
+    """The jury's count on (x, y): `winner` (+1 x, 0 tie, −1 y), μ and σ of the votes for x, and the weighted
+    shares of the voting jurors for x, for y and for a tie."""
 
-    `votes` may be passed already adjusted (the length-bias filter re-counts some of them).
+    winner: int
+    mu: float
+    sigma: float
+    share_x: float
+    share_y: float
+    share_tie: float
+
+
+def tally(votes: list[JurorVote]) -> Tally:
+    """Count the jurors that did not abstain, each with its weight (no voter at all: a tie with μ = σ = 0)."""
+    cast = [(v.vote, v.weight) for v in votes if v.vote is not None and v.weight > 0]
+    total = sum(w for _, w in cast)
+    if not cast or total == 0:
+        return Tally(0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    mu = sum(v * w for v, w in cast) / total
+    sigma = sqrt(sum(w * (v - mu) ** 2 for v, w in cast) / total)
+
+    def share(side: int) -> float:
+        return sum(w for v, w in cast if _sign(v) == side) / total
+
+    winner = majority([v for v, _ in cast], [w for _, w in cast])
+    return Tally(winner, mu, sigma, share(1), share(-1), share(0))
+
+
+def aggregate(x: Sample, y: Sample, judgments: list[Judgment], jury: Jury | None = None,
+              readings: list[Vote] | None = None) -> PreferencePair:
+    """The jury's pair for (x, y) (see the module docstring). `readings` may be passed already adjusted (the
+    length-bias filter re-counts some of them); `jury` gives score ranges and weights (default: none, weight 1).
     """
-    votes = votes_for(x, y, judgments) if votes is None else votes
-    margins = [v.margin for v in votes if v.margin is not None]
-    winner = majority(margins)
-    mu = mean(margins) if margins else 0.0
-    x_chosen = winner > 0 or (winner == 0 and mu >= 0)
+    jury = jury or Jury()
+    readings = votes_for(x, y, judgments, jury) if readings is None else readings
+    t = tally(by_juror(readings, jury))
+    x_chosen = t.winner > 0 or (t.winner == 0 and t.mu >= 0)
     chosen, rejected = (x, y) if x_chosen else (y, x)
     orient = 1 if x_chosen else -1
+    share_chosen, share_rejected = (t.share_x, t.share_y) if x_chosen else (t.share_y, t.share_x)
     ids = tuple(sorted(j.id for j in judgments))
+    # COUNT_RULE: abstentions (issue 17) changed what a pair counts; a new id keeps older rows as they were.
+    scale = [VOTE_SCALE, COUNT_RULE, jury.key({j.judge for j in judgments})]
+    voted = t.share_x + t.share_y > 0
     return PreferencePair(
-        id=content_id(x.prompt_id, chosen.id, rejected.id, ids),
+        id=content_id(scale, x.prompt_id, chosen.id, rejected.id, ids),
         prompt_id=x.prompt_id,
         chosen_id=chosen.id,
         rejected_id=rejected.id,
-        margin=orient * mu + 0.0,  # + 0.0 turns −0.0 into 0.0
-        tie=winner == 0,
+        margin=orient * t.mu + 0.0,  # + 0.0 turns −0.0 into 0.0
+        tie=t.winner == 0,
         judgment_ids=ids,
         n_judgments=len(judgments),
-        n_parsed=len(margins),
-        agreement=sum(_sign(m) == winner for m in margins) / len(margins) if margins else 0.0,
-        margin_std=pstdev(margins) if margins else 0.0,
+        n_parsed=sum(v.margin is not None for v in readings),
+        agreement=t.share_tie if t.winner == 0 else share_chosen,
+        margin_std=t.sigma,
         chosen_score=_all_scores(judgments, chosen.id),
         rejected_score=_all_scores(judgments, rejected.id),
+        vote_scale=VOTE_SCALE,
+        chosen_share=share_chosen,
+        rejected_share=share_rejected,
+        confidence=(0.5 if t.winner == 0 else share_chosen) if voted else None,
+        aggregation="majority",
     )
 
 
@@ -103,10 +125,10 @@ def _all_scores(judgments: list[Judgment], sample_id: str) -> float | None:
 
 
 def jury_agreement(pair_votes: list[list[Vote]]) -> dict:
-    """Agreement across raters (a juror in one order, or its scores) over all pairs.
+    """Agreement across raters (a juror in one order, or its scores: one reading each) over all pairs.
 
     Fleiss' κ on the winner (x / tie / y) over the pairs every rater voted on; Krippendorff's α on the winner
-    (nominal) and on the margin (interval) over all pairs, missing votes left out (α copes with them).
+    (nominal) and on the reading's vote (interval, −2..2) over all pairs, missing votes left out (α copes with them).
     """
     raters = sorted({_rater(v) for votes in pair_votes for v in votes})
     units = []

@@ -8,6 +8,9 @@ For step i of a solution, N completions are sampled from the prefix that ends wi
 step is the whole solution: a finished solution is its own single rollout, so its checked answer is that
 step's label (0 or 1 of 1) and nothing is sampled for it. It is the baseline OmegaPRM is measured against.
 
+Unknown is not wrong: completions whose check timed out or failed, or that were cut at max_tokens, count in
+neither c nor N; a prefix with no known completion leaves its step unlabelled (`missing`), never MC = 0.
+
 Batching: every prefix of every solution goes out in one batch of `RolloutRequest(problem, prefix, N)`;
 identical (problem, prefix) pairs are asked once and prefixes known to the memo lookup are not asked.
 """
@@ -29,8 +32,8 @@ _Key = tuple[str, str]  # (problem_id, prefix)
 
 @dataclass(frozen=True)
 class ShepherdLabels:
-    """The labels of one solution; `missing` lists steps left unlabelled (empty engine answer, or a final
-    answer whose check timed out or failed)."""
+    """The labels of one solution; `missing` lists steps left unlabelled (no completion with a known outcome,
+    or a final answer whose check timed out or failed or that was cut at max_tokens)."""
 
     solution: Solution
     steps: tuple[Step, ...]
@@ -100,8 +103,9 @@ class MathShepherdBatch:
             rollouts = [Rollout(*r) for r in raw]
             self.stats.rollouts += len(rollouts)
             self.stats.generated_tokens += sum(r.n_tokens for r in rollouts)
-            if rollouts:
-                counts = (sum(r.correct for r in rollouts), len(rollouts))
+            known = [r for r in rollouts if r.known]
+            if known:
+                counts = (sum(r.correct for r in known), len(known))
                 self._known[(request.problem_id, request.prefix)] = counts
                 values.append(PrefixValue(problem_id=request.problem_id,
                                           prefix_hash=prefix_hash(request.prefix, self.completer),

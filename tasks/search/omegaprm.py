@@ -4,24 +4,36 @@ Luo et al. 2024, "Improve Mathematical Reasoning in Language Models by Automated
 arXiv:2406.06592.
 
 Per problem:
-1. Screening: k rollouts from the empty prefix (the root state). All correct: nothing to locate, stop. All
-   wrong: still searched, since the question itself cannot be the error.
+1. Screening: `screening_k` (default k; the paper uses 32) rollouts from the empty prefix (the root state).
+   All correct: nothing to locate, stop. All wrong: stop too (`all_wrong`): labels of a question the policy
+   never solves say it is too hard, not where its reasoning failed; `search_all_wrong` searches them anyway.
 2. Select the (state s, wrong rollout r) maximising Q(s,r) + U(s), Q = alpha^(1-MC(s)) * beta^(len(r)/L),
    U = c_puct * sqrt(sum_s' N(s')) / (1 + N(s)). The pool holds the wrong rollouts of the root and of every
-   state with 0 < MC < 1; each (state, rollout) leaves the pool when selected and never comes back.
-3. Binary search over the steps of r: lo = the state (known MC > 0), hi = the finished wrong rollout (terminal,
-   MC = 0). Probe mid = (lo+hi)//2 with k rollouts from prefix(mid): MC > 0 moves lo right, MC = 0 moves hi
-   left. Every probe extends the last prefix known to be correct. The first error is step hi-1.
-4. Maintain: N(s) += 1; every probed prefix becomes a state and its wrong rollouts join the pool.
+   state judged correct with MC < 1, keyed by the full solution text (state prefix + rollout): the same
+   solution reached from two states is pooled, searched and labelled once, and never comes back once selected.
+3. Binary search over the steps of r: lo = the state (known correct), hi = the finished wrong rollout. Probe
+   mid = (lo+hi)//2: a prefix judged correct moves lo right, one judged wrong moves hi left. Every probe
+   extends the last prefix known to be correct. The first error is step hi-1.
+   Judging a prefix (`estimation`): "mc" is the paper's rule, k rollouts and correct iff MC > 0. "sequential"
+   (default) draws k rollouts at a time, up to `max_k`, until a sequential probability ratio test decides
+   between "correct" (value predicted from the last correct prefix) and "holds an error" (value
+   `error_value`): see `estimate.py`. Lucky completions after an error then no longer move the search right.
+4. Maintain: N(s) += 1; every probed prefix becomes a state; the wrong rollouts of those judged correct join
+   the pool.
 Repeat until the pool is empty, `max_searches` selections were made, or the budget cannot pay for another one.
 
-Budget: `max_estimates` counts Monte Carlo estimates, i.e. engine requests of k rollouts, screening included.
-It is never exceeded: a rollout is selectable only if its worst-case binary search (ceil(log2(#steps))
-probes) fits in what is left. Prefixes already in the tree or found by the injected memo lookup cost nothing.
+Budget: `max_estimates` * k rollouts requested per problem (screening and extra draws included), never
+exceeded: a rollout is selectable only if its worst-case binary search (ceil(log2(#steps)) probes of k) fits
+in what is left, and a probe draws more only from what the rest of its search does not need. Prefixes already
+in the tree or found by the injected memo lookup cost nothing (a memo value is judged as it is).
+
+Unknown is not wrong: rollouts whose check timed out or failed, or that were cut at max_tokens, count in no
+estimate (neither n_correct nor n_rollouts) and are never searched; a prefix with no known rollout is a
+failed probe, not MC = 0.
 
 Fixes over the public implementation: answers compare exactly (`tasks/answers.py`, not by substring), a
-selected (state, rollout) is never re-queued, probes are built on the known-correct prefix, and each
-prefix is estimated once.
+selected solution is never re-queued, probes are built on the known-correct prefix, and each prefix is
+estimated once.
 
 Batching: an `OmegaPRMSearch` is a state machine whose `request` is the one `RolloutRequest` it waits on;
 `omegaprm_batches` advances many of them together so one engine call carries one request per problem.
@@ -35,61 +47,27 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ...schemas.process import (
-    CheckStatus, OmegaPRMConfig, PrefixLookup, PrefixValue, Problem, Rollout, RolloutRequest, Solution, Step,
-    StepLabel, prefix_hash,
+    CheckStatus, OmegaPRMConfig, PrefixLookup, PrefixValue, Problem, Rollout, RolloutRequest, Solution,
+    prefix_hash,
 )
 from ..steps import completion_steps, steps_from_texts
+from .estimate import Verdict, mc_verdict, predicted_value, sprt_verdict
+from .omegaprm_tree import Candidate, Node, SearchedPath, ancestors, path_labels, worst_case_probes
+
+__all__ = ["OmegaPRMResult", "OmegaPRMSearch", "SearchStats", "SearchedPath", "omegaprm_batches", "run_omegaprm",
+           "start_searches"]
 
 RolloutBatchFn = Callable[[list[RolloutRequest]], list[list[Rollout]]]
-StopReason = Literal["all_correct", "pool_empty", "max_searches", "budget", "screening_failed"]
-_UNKNOWN = ("timeout", "error")  # check statuses that leave a rollout's correctness unknown
-_Probe = Generator[RolloutRequest, list[Rollout], "_Node | None"]  # yields requests, returns the estimated node
-
-
-@dataclass(eq=False)
-class _Node:
-    """A state s = (question, prefix) with its MC estimate; `parent` is the known-correct prefix it was probed
-    from (None for the root), so a path's labels can name every estimate that led to it."""
-
-    prefix: str
-    steps: tuple[str, ...]
-    n_correct: int
-    n_rollouts: int
-    parent: _Node | None
-    visits: int = 0
-
-    @property
-    def mc(self) -> float:
-        return self.n_correct / self.n_rollouts
-
-
-@dataclass(frozen=True, eq=False)
-class _Candidate:
-    """A wrong rollout r from state s: one element of the selection pool."""
-
-    state: _Node
-    rollout: Rollout
-    steps: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class SearchedPath:
-    """A selected wrong rollout after its binary search. `solution` is state prefix + rollout; `labels` hold
-    every estimate on it (ancestors, probes, and the finished rollout itself as 0 of 1); `first_error` is the
-    located step index. If a probe came back empty the search stopped: status "probe_failed", no labels."""
-
-    state_prefix: str
-    solution: Solution
-    steps: tuple[Step, ...]
-    labels: tuple[StepLabel, ...]
-    first_error: int | None
-    status: Literal["located", "probe_failed"]
+StopReason = Literal["all_correct", "all_wrong", "pool_empty", "max_searches", "budget", "screening_failed"]
+_Probe = Generator[RolloutRequest, list[Rollout], "Node | None"]  # yields requests, returns the estimated node
 
 
 @dataclass
 class SearchStats:
-    estimates: int = 0  # engine requests sent, k rollouts each: what the budget counts
+    estimates: int = 0  # engine requests sent (a probe's extra draws are requests too)
+    spent: int = 0  # rollouts requested: what the budget (max_estimates * k) counts
     rollouts: int = 0  # completions received
+    extra_draws: int = 0  # requests beyond a prefix's first k rollouts (sequential estimation)
     generated_tokens: int = 0
     memo_hits: int = 0  # prefixes answered by the injected lookup
     tree_hits: int = 0  # prefixes already estimated in this search
@@ -118,6 +96,15 @@ class _Records:
     rollouts: list[Solution] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _Test:
+    """How to judge one probe: the value a correct prefix should have there, and the rollouts the rest of
+    its binary search must keep in reserve."""
+
+    p_ok: float
+    reserve: int
+
+
 class OmegaPRMSearch:
     """The search of one problem. Read `request`, answer it with `send(rollouts)`; `done` when it is None."""
 
@@ -127,9 +114,10 @@ class OmegaPRMSearch:
         self.config = config or OmegaPRMConfig()
         self.stats = SearchStats()
         self._lookup = lookup
-        self._nodes: dict[str, _Node] = {}
-        self._pool: dict[tuple[str, str], _Candidate] = {}
-        self._ever_pooled: set[tuple[str, str]] = set()
+        self._budget = self.config.max_estimates * self.config.k
+        self._nodes: dict[str, Node] = {}
+        self._pool: dict[str, Candidate] = {}  # keyed by the full solution text
+        self._ever_pooled: set[str] = set()
         self._total_visits = 0
         self._records = _Records()
         self._machine = self._run()
@@ -161,62 +149,69 @@ class OmegaPRMSearch:
 
     def _run(self) -> Generator[RolloutRequest, list[Rollout], None]:
         # Screening is always sampled, never memoised: its rollouts are the search's first candidates.
-        root = yield from self._sample((), parent=None)
+        root = yield from self._sample((), None, None)
         if root is None:
             self.stats.stop_reason = "screening_failed"
             return
         if root.n_correct == root.n_rollouts:
             self.stats.stop_reason = "all_correct"
             return
+        if root.n_correct == 0 and not self.config.search_all_wrong:
+            self.stats.stop_reason = "all_wrong"
+            return
         while self.stats.searches < self.config.max_searches:
             candidate = self._select()
             if candidate is None:
                 self.stats.stop_reason = "budget" if self._pool else "pool_empty"
                 return
-            del self._pool[(candidate.state.prefix, candidate.rollout.text)]
+            del self._pool[candidate.state.prefix + candidate.rollout.text]
             self.stats.searches += 1
             yield from self._binary_search(candidate)
         self.stats.stop_reason = "max_searches"
 
-    def _select(self) -> _Candidate | None:
+    def _select(self) -> Candidate | None:
         """argmax Q(s,r) + U(s) over pooled rollouts whose worst-case binary search fits the budget."""
-        remaining = self.config.max_estimates - self.stats.estimates
+        remaining = self._budget - self.stats.spent
         best, best_score = None, -math.inf
         for candidate in self._pool.values():
-            if _worst_case_probes(len(candidate.steps)) > remaining:
+            if worst_case_probes(len(candidate.steps)) * self.config.k > remaining:
                 continue
             score = self._q(candidate) + self._u(candidate.state)
             if score > best_score:
                 best, best_score = candidate, score
         return best
 
-    def _q(self, candidate: _Candidate) -> float:
+    def _q(self, candidate: Candidate) -> float:
         c = self.config
         return c.alpha ** (1.0 - candidate.state.mc) * c.beta ** (candidate.rollout.n_tokens / c.length_scale)
 
-    def _u(self, state: _Node) -> float:
+    def _u(self, state: Node) -> float:
         return self.config.c_puct * math.sqrt(self._total_visits) / (1 + state.visits)
 
-    def _binary_search(self, candidate: _Candidate) -> Generator[RolloutRequest, list[Rollout], None]:
+    def _binary_search(self, candidate: Candidate) -> Generator[RolloutRequest, list[Rollout], None]:
         state = candidate.state
         path = state.steps + candidate.steps
         lo, hi = len(state.steps), len(path)
-        estimated: dict[int, _Node] = {lo: state}
+        estimated: dict[int, Node] = {lo: state}
         failed = False
         while hi - lo > 1:
             mid = (lo + hi) // 2
-            node = yield from self._estimate(path[:mid], parent=estimated[lo])
+            test = _Test(
+                p_ok=predicted_value(estimated[lo].mc, len(path) - lo, len(path) - mid, self.config.error_value),
+                reserve=worst_case_probes(max(mid - lo, hi - mid)) * self.config.k,
+            )
+            node = yield from self._estimate(path[:mid], estimated[lo], test)
             if node is None:
                 failed = True
                 break
             estimated[mid] = node
-            lo, hi = (mid, hi) if node.mc > 0 else (lo, mid)
+            lo, hi = (mid, hi) if node.verdict == "correct" else (lo, mid)
         state.visits += 1
         self._total_visits += 1
         self._records.paths.append(self._path(candidate, path, estimated, None if failed else hi - 1))
 
-    def _estimate(self, steps: tuple[str, ...], parent: _Node) -> _Probe:
-        """MC of a prefix: from the tree, else from the memo lookup, else from k fresh rollouts."""
+    def _estimate(self, steps: tuple[str, ...], parent: Node, test: _Test) -> _Probe:
+        """A judged prefix: from the tree, else from the memo lookup, else from fresh rollouts."""
         prefix = "".join(steps)
         if prefix in self._nodes:
             self.stats.tree_hits += 1
@@ -224,87 +219,90 @@ class OmegaPRMSearch:
         memo = self._lookup(self.problem.id, prefix_hash(prefix, self.model)) if self._lookup else None
         if memo is not None:
             self.stats.memo_hits += 1
-            node = _Node(prefix, steps, memo.n_correct, memo.n_rollouts, parent)
+            verdict, tested = self._judge(memo.n_correct, memo.n_rollouts, test, final=True)
+            node = Node(prefix, steps, memo.n_correct, memo.n_rollouts, parent, verdict, tested)
             self._nodes[prefix] = node
             return node
-        return (yield from self._sample(steps, parent))
+        return (yield from self._sample(steps, parent, test))
 
-    def _sample(self, steps: tuple[str, ...], parent: _Node | None) -> _Probe:
+    def _judge(self, n_correct: int, n: int, test: _Test | None, final: bool) -> tuple[Verdict | None, bool]:
+        """(verdict, whether the sequential test made it); verdict None: draw more rollouts."""
+        if test is None or self.config.estimation == "mc":
+            return mc_verdict(n_correct), False
+        c = self.config
+        return sprt_verdict(n_correct, n, test.p_ok, c.error_value, c.test_error_rate, final), True
+
+    def _sample(self, steps: tuple[str, ...], parent: Node | None, test: _Test | None) -> _Probe:
+        """Draw rollouts of a prefix (the root when `test` is None) until it can be judged."""
         prefix = "".join(steps)
-        self.stats.estimates += 1
-        rollouts = yield RolloutRequest(self.problem.id, prefix, self.config.k)
-        self.stats.rollouts += len(rollouts)
-        self.stats.generated_tokens += sum(r.n_tokens for r in rollouts)
-        sink = self._records.screening if parent is None else self._records.rollouts
-        sink.extend(self._solution(prefix + r.text, r) for r in rollouts)
-        if not rollouts:
-            return None
-        node = _Node(prefix, steps, sum(r.correct for r in rollouts), len(rollouts), parent)
+        known: list[Rollout] = []
+        draw, verdict, tested = 0, None, False
+        while verdict is None:
+            k = (self.config.screening_k or self.config.k) if test is None else self.config.k
+            rollouts = yield from self._draw(prefix, k, draw, parent)
+            known += [r for r in rollouts if r.known]
+            draw += 1
+            final = test is None or self._last_draw(draw, test)
+            if not known:
+                if final:
+                    return None  # no rollout with a known outcome: a failed probe, never MC = 0
+                continue
+            verdict, tested = self._judge(sum(r.correct for r in known), len(known), test, final)
+        node = Node(prefix, steps, sum(r.correct for r in known), len(known), parent, verdict, tested)
         self._nodes[prefix] = node
         self._records.values.append(PrefixValue(
             problem_id=self.problem.id, prefix_hash=prefix_hash(prefix, self.model),
             n_correct=node.n_correct, n_rollouts=node.n_rollouts,
         ))
-        # The root's wrong rollouts are searchable even at MC = 0: the empty prefix cannot hold the error.
-        if parent is None or 0.0 < node.mc < 1.0:
-            self._pool_wrong_rollouts(node, rollouts)
+        # The root's wrong rollouts are searchable even at MC = 0 (with search_all_wrong): the empty prefix
+        # cannot hold the error. Deeper, only a state judged correct can be a binary search's lower end.
+        if parent is None or (verdict == "correct" and node.mc < 1.0):
+            self._pool_wrong_rollouts(node, known)
         return node
 
-    def _pool_wrong_rollouts(self, node: _Node, rollouts: list[Rollout]) -> None:
+    def _last_draw(self, draws: int, test: _Test) -> bool:
+        """No more rollouts for this prefix: mc mode, the max_k cap, or the budget its search must keep."""
+        k = self.config.k
+        if self.config.estimation == "mc" or (draws + 1) * k > self.config.max_k:
+            return True
+        return self._budget - self.stats.spent - k < test.reserve
+
+    def _draw(self, prefix: str, k: int, draw: int, parent: Node | None):
+        self.stats.estimates += 1
+        self.stats.spent += k
+        self.stats.extra_draws += draw > 0
+        rollouts = yield RolloutRequest(self.problem.id, prefix, k, draw)
+        self.stats.rollouts += len(rollouts)
+        self.stats.generated_tokens += sum(r.n_tokens for r in rollouts)
+        sink = self._records.screening if parent is None else self._records.rollouts
+        sink.extend(self._solution(prefix + r.text, r) for r in rollouts)
+        return rollouts
+
+    def _pool_wrong_rollouts(self, node: Node, rollouts: list[Rollout]) -> None:
         """Only rollouts known to be wrong are searchable: a checker timeout says nothing about the answer."""
         for rollout in rollouts:
-            key = (node.prefix, rollout.text)
-            if rollout.correct or rollout.check_status in _UNKNOWN or key in self._ever_pooled:
+            key = node.prefix + rollout.text
+            if rollout.correct or not rollout.known or key in self._ever_pooled:
                 continue
             steps = completion_steps(rollout.text, self.config.step_separator)
             if steps:
                 self._ever_pooled.add(key)
-                self._pool[key] = _Candidate(node, rollout, steps)
+                self._pool[key] = Candidate(node, rollout, steps)
 
-    def _path(self, candidate: _Candidate, path: tuple[str, ...], estimated: dict[int, _Node],
+    def _path(self, candidate: Candidate, path: tuple[str, ...], estimated: dict[int, Node],
               first_error: int | None) -> SearchedPath:
         solution = self._solution("".join(path), candidate.rollout)
         steps = tuple(steps_from_texts(solution.id, path))
-        labels: tuple[StepLabel, ...] = ()
+        labels = ()
         if first_error is not None:
-            known = {len(node.steps): node for node in _ancestors(candidate.state)} | estimated
-            labels = tuple(self._labels(solution.id, known, len(path)))
+            known = {len(node.steps): node for node in ancestors(candidate.state)} | estimated
+            labels = tuple(path_labels(solution.id, known, len(path)))
         status = "probe_failed" if first_error is None else "located"
         return SearchedPath(candidate.state.prefix, solution, steps, labels, first_error, status)
-
-    @staticmethod
-    def _labels(solution_id: str, known: dict[int, _Node], n_steps: int) -> list[StepLabel]:
-        """One label per estimated prefix of the path (index = its last step), then the finished rollout."""
-        labels = []
-        for length in sorted(known):
-            if length == 0:
-                continue  # the empty prefix ends no step
-            parent = known.get(length - 1)
-            labels.append(StepLabel(
-                solution_id=solution_id, step_index=length - 1, method="omegaprm", n_correct=known[length].n_correct,
-                n_rollouts=known[length].n_rollouts, parent_mc=parent.mc if parent else None,
-            ))
-        parent = known.get(n_steps - 1)
-        labels.append(StepLabel(solution_id=solution_id, step_index=n_steps - 1, method="omegaprm", n_correct=0,
-                                n_rollouts=1, parent_mc=parent.mc if parent else None))
-        return labels
 
     def _solution(self, text: str, rollout: Rollout) -> Solution:
         status: CheckStatus = rollout.check_status or ("correct" if rollout.correct else "incorrect")
         return Solution.create(self.problem.id, self.model, text, rollout.final_answer, status)
-
-
-def _ancestors(node: _Node | None) -> list[_Node]:
-    chain = []
-    while node is not None:
-        chain.append(node)
-        node = node.parent
-    return chain
-
-
-def _worst_case_probes(n_steps: int) -> int:
-    """Probes a binary search over n rollout steps may need: ceil(log2(n)); 0 for a one-step rollout."""
-    return (n_steps - 1).bit_length()
 
 
 def start_searches(problems: Sequence[Problem], model: str, config: OmegaPRMConfig | None = None,

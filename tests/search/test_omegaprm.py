@@ -139,9 +139,9 @@ def test_all_correct_screening_has_nothing_to_locate() -> None:
     assert [(v.n_correct, v.n_rollouts) for v in result.prefix_values] == [(8, 8)]
 
 
-def test_all_wrong_screening_is_still_searched() -> None:
+def test_all_wrong_screening_is_searched_when_asked() -> None:
     world = ToyWorld([wrong(5, 0)] + [wrong(5, 2)] * 7)
-    result = one_search(world).result()
+    result = one_search(world, search_all_wrong=True).result()
     assert result.prefix_values[0].n_correct == 0
     located = {p.solution.text: p.first_error for p in result.paths if p.state_prefix == ""}
     assert located == {solution_text(5, 0): 0, solution_text(5, 2): 2}
@@ -152,8 +152,9 @@ def test_all_wrong_screening_is_still_searched() -> None:
 def test_rollouts_with_unknown_outcome_are_not_searched() -> None:
     timed_out = Rollout(solution_text(5, 2), False, 10, None, "timeout")
     result = one_search(ToyWorld([GOOD] * 4 + [timed_out] * 4)).result()
-    assert result.paths == () and result.stats.stop_reason == "pool_empty"
-    assert result.prefix_values[0].n_correct == 4  # still not a success in the MC estimate
+    # Every known rollout is correct: the timed-out ones count neither way, so nothing is left to locate.
+    assert result.paths == () and result.stats.stop_reason == "all_correct"
+    assert (result.prefix_values[0].n_correct, result.prefix_values[0].n_rollouts) == (4, 4)
     assert {s.correct for s in result.screening} == {True, None}
 
 
@@ -186,8 +187,8 @@ def test_no_prefix_is_sampled_twice_and_memo_hits_are_not_resampled() -> None:
     config = OmegaPRMConfig(max_estimates=60)
     first_policy = SimPolicy(problems, seed=2)
     first = run_omegaprm([cp.problem for cp in problems], first_policy, config, model="sim")
-    asked = Counter((r.problem_id, r.prefix) for r, _ in first_policy.log)
-    assert max(asked.values()) == 1
+    asked = Counter((r.problem_id, r.prefix, r.draw) for r, _ in first_policy.log)
+    assert max(asked.values()) == 1  # a prefix is drawn again only as a further draw (new samples)
 
     memo = {(v.problem_id, v.prefix_hash): v for res in first for v in res.prefix_values}
     lookups: list[tuple[str, str]] = []

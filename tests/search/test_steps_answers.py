@@ -86,7 +86,10 @@ def test_step_spans_are_contiguous() -> None:
         ("The answer is $1,000.", "1,000"),
         ("The final answer is: -7", "-7"),
         ("The answer is 3.5. Then we stop.", "3.5"),
-        ("the answer is \\boxed{5}. The answer is 6", "5"),
+        ("the answer is \\boxed{5}. The answer is 6", "6"),  # the last marker wins (issue 12 item 2)
+        ("The answer is \\boxed{7}.", "7"),
+        ("The final answer is $\\boxed{5}$. I hope it is correct.", "5"),
+        ("\\boxed{7} then \\boxed{8", None),  # the last answer was cut off: unknown, not the earlier one
         ("no answer here", None),
         ("unclosed \\boxed{5", None),
     ],
@@ -161,3 +164,70 @@ def test_solution_correct_follows_status() -> None:
     assert Solution.create("p", "m", "text", None, "timeout").correct is None
     with pytest.raises(ValueError):
         Solution(id="x", problem_id="p", model="m", text="t", correct=True, check_status="incorrect")
+
+
+# Issue 12 item 1: answers a numeric gold used to reject though they state the same number.
+@pytest.mark.parametrize(
+    ("solution", "gold"),
+    [
+        ("So \\boxed{\\frac12}", "\\frac{1}{2}"),
+        ("So \\boxed{5\\text{ cm}}", "5"),
+        ("So \\boxed{50\\%}", "50"),
+        ("So \\boxed{x=5}", "5"),
+        ("The answer is \u22123.", "-3"),
+    ],
+)
+def test_issue_cases_match_after_normalisation(solution: str, gold: str) -> None:
+    assert check_answer(solution, gold).status == "correct"
+
+
+@pytest.mark.parametrize(
+    ("answer", "value"),
+    [
+        ("**18**", Fraction(18)),
+        ("{42}", Fraction(42)),
+        ("\u22123", Fraction(-3)),
+        ("18 dollars", Fraction(18)),
+        ("5\\text{ cm}", Fraction(5)),
+        ("5 \\mathrm{cm}", Fraction(5)),
+        ("7 square meters", Fraction(7)),
+        ("3.14159...", Fraction("3.14159")),
+        ("3.14159\\ldots", Fraction("3.14159")),
+        ("50\\%", Fraction(50)),
+        ("x = 5", Fraction(5)),
+        ("90^\\circ", Fraction(90)),
+        ("\\frac12", Fraction(1, 2)),
+        ("\\frac{1}2", Fraction(1, 2)),
+    ],
+)
+def test_normalize_number_strips_decoration(answer: str, value: Fraction) -> None:
+    assert normalize_number(answer) == value
+
+
+@pytest.mark.parametrize(
+    "answer",
+    ["3x", "2 pi", "5 million", "3 thousand", "5 or 6", "x = y", "2x = 6", "1..3"],
+)
+def test_normalize_number_keeps_words_that_change_the_value(answer: str) -> None:
+    assert normalize_number(answer) is None
+
+
+def test_the_last_answer_marker_wins() -> None:
+    text = "First try: \\boxed{7}.\n\nWait, that is wrong.\n\nThe answer is 8."
+    assert extract_answer(text) == "8"
+    assert check_answer(text, "8") == ("8", "correct")
+    assert check_answer("#### 3\n\nThe answer is 4", "4").status == "correct"
+    assert check_answer("The answer is 4.\n#### 3", "3").status == "correct"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "So \\boxed{5}.\n\nLet me check: the answer is correct.",
+        "So \\boxed{5}. The answer is not 6, since 6 is even.",
+        "So \\boxed{5}. I think the answer isn't 6.",
+        "#### 5\nTherefore the answer is the same as before.",
+    ],
+)
+def test_a_later_sentence_about_the_answer_is_not_an_answer(text: str) -> None:
+    assert extract_answer(text) == "5"
