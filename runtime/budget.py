@@ -1,20 +1,22 @@
 """Limits of one build: what it may spend (calls, tokens, cost) and how many of its engine calls may fail.
 
-`CallRunner` (runtime/calls.py), the one place engine calls are made, asks `RunLimits` before it sends each batch
-and after each batch comes back. A build that reaches a limit sends nothing more, waits for the batches already
-in flight (their replies are cached), and stops with `BuildStopped`: no version is written, and a rerun with a
-higher limit pays only for the calls the first run did not make.
+`CallRunner` (runtime/calls.py), the one place engine calls are made, asks `RunLimits` before it sends each
+request (server engines, streamed) or batch (in-process engines) and counts each reply as it comes back. A build
+that reaches a limit sends nothing more, waits for what is in flight (those replies are cached), and stops with
+`BuildStopped`: no version is written, and a rerun with a higher limit pays only for the calls the first run
+did not make.
 
 How exact the limits are:
-- `max_calls` is never exceeded: a batch is cut to the calls still allowed, counting a request that may get a
-  follow-up (the judge's re-ask) as two calls.
-- `max_tokens` and `max_cost` are only known after the replies: a batch is cut to what fits at the build's
-  average tokens (cost) per call so far, and nothing is sent once the limit is reached. A build can overshoot by
-  what its batches in flight spend beyond that average — at most `batches_in_flight × batch_size` calls, one
-  request's worth when the calls are alike.
-- `max_error_rate` is checked after every batch once `MIN_CALLS_FOR_RATE` calls were made (so a dead server
-  stops a build within a batch or two instead of retrying every prompt), and over all calls before the version
-  is written.
+- `max_calls` is never exceeded: a request (batch) goes out only if its calls fit next to every call already in
+  flight, counting a request that may get a follow-up (the judge's re-ask) as two calls.
+- `max_tokens` and `max_cost` are only known after the replies: the calls in flight are counted at the build's
+  average tokens (cost) per call so far, a request (batch) goes out only if it fits too, and nothing is sent
+  once the limit is reached. A build can overshoot by what its calls in flight spend beyond that average — at
+  most the engine's `max_concurrency` (plus a quarter) streamed requests, or `batches_in_flight × batch_size`
+  calls; one request's worth when the calls are alike.
+- `max_error_rate` is checked after every reply (batch) once `MIN_CALLS_FOR_RATE` calls were made (so a dead
+  server stops a build after those calls and the ones in flight instead of retrying every prompt), and over all
+  calls before the version is written.
 """
 
 from __future__ import annotations
