@@ -51,9 +51,14 @@ class CallCache:
     def __init__(self, store: CallStore):
         self.store = store
 
-    def plan(self, engine_name: str, requests: list[GenRequest]) -> CachePlan:
+    def plan(self, engine_name: str, requests: list[GenRequest],
+             known: dict[str, GenResult | None] | None = None) -> CachePlan:
+        """Which requests the cache answers. `known` holds answers looked up earlier (None: not in the cache),
+        so only the other keys are looked up now."""
         keys = [r.key(engine_name) for r in requests]
-        hits = self.store.get_calls(sorted(set(keys)))
+        known = known or {}
+        hits = self.store.get_calls(sorted({k for k in keys if k not in known}))
+        hits.update({k: hit for k in keys if (hit := known.get(k)) is not None})
         seen: set[str] = set()
         to_call = []
         for i, k in enumerate(keys):

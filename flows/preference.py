@@ -94,6 +94,8 @@ def sample_and_judge(config: PreferenceBuildConfig, prompts: list[Prompt], runne
 
     if not runner.all_stream() or len(prompts) < 2:
         return one_group(prompts, config.aggregation)
+    for policy in (p for p in config.policies if p.kind == "sample"):  # every group's first look-up, at once
+        runner.prefetch(policy.engine, [sample_request(policy, p) for p in prompts])
     parts = map_groups(one_group, prompts, workers_for(runner.concurrency()), runner)
     return [s for samples, _ in parts for s in samples], merge_juries([jury for _, jury in parts], config.aggregation)
 
