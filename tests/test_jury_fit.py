@@ -15,7 +15,6 @@ import yaml
 
 from prefsynth.schemas.aggregation import FittedAggregation
 from prefsynth.schemas.imported import GoldRow, ImportedJudgmentRow, imported_sample
-from prefsynth.tasks.judge.evaluation import GoldItem
 from prefsynth.tasks.judge.features import columns_for, swap, vector
 from prefsynth.tasks.judge.fitted import accuracy, fit_jury, probability
 from prefsynth.tasks.judge.jury import Jury, JurorSpec, votes_for
