@@ -29,6 +29,9 @@ def exit_interrupted() -> None:
 
     if not _once.acquire(blocking=False):
         return  # another thread is already exiting
+    if err.is_terminal:  # the progress bars may still be live: leave their line, give the cursor back
+        err.show_cursor(True)
+        err.print()
     err.print(MESSAGE, highlight=False, soft_wrap=True)
     try:
         stop_temporary_servers()

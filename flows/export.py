@@ -22,6 +22,11 @@ FORMATS = {
     "hf": ("preference", "stepwise", "rationale"),
 }
 
+# Format versions (the manifest's `format_version`): /2 since issue 12 — unestimated steps export null values
+# (never 0.0) with an `estimated` flag, hard labels and `first_error` follow one monotone rule, one row per
+# solution. A re-export of an older version is written in the current format from its stored raw counts.
+STEPWISE_FORMAT = "trl-stepwise/2"
+SHEPHERD_FORMAT = "math-shepherd/2"
 _STEPWISE_SCHEMA = pa.schema([
     ("prompt", pa.string()), ("completions", pa.list_(pa.string())), ("labels", pa.list_(pa.bool_())),
     ("mc_values", pa.list_(pa.float64())), ("progress", pa.list_(pa.float64())), ("estimated", pa.list_(pa.bool_())),
@@ -30,9 +35,10 @@ _STEPWISE_SCHEMA = pa.schema([
     ("solution_id", pa.string()), ("method", pa.string()), ("first_error", pa.int64()),
     ("first_error_before_lower", pa.float64()), ("first_error_at_upper", pa.float64()),
     ("first_error_separated", pa.bool_()),
-])
+], metadata={"prefsynth.format": STEPWISE_FORMAT})
 _SHEPHERD_SCHEMA = pa.schema([("input", pa.string()), ("label", pa.string()), ("problem_id", pa.string()),
-                              ("solution_id", pa.string()), ("method", pa.string())])
+                              ("solution_id", pa.string()), ("method", pa.string())],
+                             metadata={"prefsynth.format": SHEPHERD_FORMAT})
 _TRL_FORMAT = {"preference": "trl-preference", "stepwise": "trl-stepwise", "rationale": "trl-preference"}
 _MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
 _RATIONALE_SCHEMA = pa.schema([

@@ -9,7 +9,7 @@ has not set that setting — in the environment, the active profile of `profiles
 - no analytics: the temporary server's telemetry heartbeat (which on a fresh Prefect home hits `database is
   locked` and logs two chained tracebacks, and without network logs "Failed to send telemetry") and Prefect's
   SDK usage events (`DO_NOT_TRACK`);
-- no automations (the `triggers` and `actions` services): prefsynth defines none.
+- no automations (the `triggers` and `actions` services, both under the triggers setting): prefsynth defines none.
 
 `guard_temporary_server()` (after Prefect is imported) changes how Prefect starts its temporary server
 (`SubprocessASGIServer`, a `python -m uvicorn … create_app` child): the same uvicorn command runs under
@@ -35,8 +35,8 @@ DEFAULTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("PREFECT_LOGGING_LEVEL", ("logging", "level"), "WARNING"),
     ("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", ("server", "ephemeral", "startup_timeout_seconds"), "90"),
     ("PREFECT_SERVER_ANALYTICS_ENABLED", ("server", "analytics_enabled"), "false"),
+    # automations: this one setting turns off both the triggers and the actions services
     ("PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED", ("server", "services", "triggers", "enabled"), "false"),
-    ("PREFECT_SERVER_SERVICES_ACTIONS_ENABLED", ("server", "services", "actions", "enabled"), "false"),
 )
 _POLL_S = 0.25  # how often the server checks that its parent is alive
 _STOP_GRACE_S = 5.0  # after SIGTERM, how long uvicorn may take to shut down before the process just exits

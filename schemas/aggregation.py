@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 _FORBID = ConfigDict(extra="forbid")
-FEATURES = ("xy", "yx", "agree", "scores")  # per juror: see tasks/judge/features.py
+FEATURES = ("xy", "yx", "agree", "scores", "score_diff")  # per juror: see tasks/judge/features.py
 
 
 class MajorityAggregation(BaseModel):
@@ -39,7 +39,8 @@ class FittedAggregation(BaseModel):
     """A logistic model of P(x better) over the jurors' features, fitted on gold labels by `eval-judge --fit`.
 
     `coefficients[judge][feature]`: features `xy`, `yx` (the juror's vote in each order, −2..2 for x), `agree`
-    (its vote when both orders name the same winner, else 0) and `scores` (its rating difference on −2..2). A
+    (its vote when both orders name the same winner, else 0), `scores` (its rating difference on −2..2) and
+    `score_diff` (its score difference in its own units, whatever the range: a reward model's magnitude). A
     juror or feature left out weighs 0. No intercept: which response is "x" is arbitrary. `fit` records how the
     model was fitted and its cross-validated accuracy and frontier (information only; not part of pair ids).
     """

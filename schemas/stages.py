@@ -138,6 +138,14 @@ class ConfidenceFilter(BaseModel):
     min_confidence: float = Field(0.8, ge=0.5, le=1.0, description="Lowest confidence kept (a tie, 0.5, never is)")
 
 
+class VerifiedFilter(BaseModel):
+    """Keep a pair of a prompt with a reference answer only when a verifier juror decided it — its chosen answer
+    checked correct, the rejected one wrong; pairs of open prompts (no reference) pass."""
+
+    model_config = _FORBID
+    kind: Literal["verified"] = "verified"
+
+
 FilterConfig = Annotated[
     PositionSwapFilter
     | DropTiesFilter
@@ -147,10 +155,11 @@ FilterConfig = Annotated[
     | NearDuplicatePairFilter
     | NearDuplicatePromptFilter
     | RankConsistencyFilter
-    | ConfidenceFilter,
+    | ConfidenceFilter
+    | VerifiedFilter,
     Field(discriminator="kind"),
 ]
 FILTER_KINDS = (
     "position_swap", "drop_ties", "agreement", "strength", "length_bias", "near_duplicate_pair",
-    "near_duplicate_prompt", "rank_consistency", "cross_version", "confidence",
+    "near_duplicate_prompt", "rank_consistency", "cross_version", "confidence", "verified",
 )

@@ -16,6 +16,8 @@ CITATIONS = {
     "pointwise": "Kim et al. 2024, *Prometheus 2* (rubric-based pointwise scoring)",
     "jury": "Verga et al. 2024, *Replacing Judges with Juries* (panels of LLM evaluators)",
     "debate": "Chan et al. 2023, *ChatEval* (multi-agent debate)",
+    "verifier": "Pang et al. 2024, *Iterative Reasoning Preference Optimization* (a correct against an incorrect "
+                "answer, checked against the reference, as a preference pair)",
     "strength": "Wang et al. 2024, *Secrets of RLHF in Large Language Models Part II* (preference strength)",
     "length_bias": "Lin et al. 2024, *WildBench* (length-bias rule, K = 500 characters)",
     "rank_consistency": "Wang et al. 2024, *CREAM* (ranking consistency across versions; C = (τ+1)/2 in the "

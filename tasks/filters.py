@@ -17,6 +17,7 @@ from . import filter_dataset as ds
 from . import filter_rules as rules
 from .filter_confidence import confidence
 from .filter_rules import FilterContext, Outcome, drop_ties, position_swap
+from .judge.verifier import verified
 
 __all__ = ["FilterContext", "FilterRun", "Outcome", "drop_ties", "filter_labels", "filter_pairs", "funnel",
            "position_swap", "run_filters"]
@@ -41,6 +42,7 @@ FILTERS: dict[str, _Spec] = {
     "near_duplicate_prompt": _Spec(ds.near_duplicate_prompt, ds.prepare_near_duplicate_prompts),
     "rank_consistency": _Spec(ds.rank_consistency, ds.prepare_rank_consistency),
     "confidence": _Spec(confidence),
+    "verified": _Spec(lambda cfg, pair, ctx: verified(pair, ctx.prompts, ctx.judgments)),
 }
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from prefsynth.prefect_env import apply_defaults
+from prefsynth.prefect_env import DEFAULTS, apply_defaults
 from tests.first_run import first_run_env
 
 PREFSYNTH = str(Path(sys.executable).parent / "prefsynth")
@@ -49,12 +49,30 @@ def test_a_setting_in_the_active_profile_or_a_settings_file_wins(tmp_path):
         '[profiles.other]\nPREFECT_LOGGING_LEVEL = "DEBUG"\n')
     (tmp_path / "prefect.toml").write_text("[server.services.triggers]\nenabled = true\n")
     (tmp_path / "pyproject.toml").write_text("[tool.prefect.logging]\nlevel = 'INFO'\n")
-    (tmp_path / ".env").write_text("PREFECT_SERVER_SERVICES_ACTIONS_ENABLED=true\n")
+    (tmp_path / ".env").write_text("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS=30\n")
     env = {"PREFECT_HOME": str(home), "DO_NOT_TRACK": "0"}
     applied = apply_defaults(env, cwd=tmp_path)
-    assert applied == {"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90"}
+    assert applied == {}
     assert env["DO_NOT_TRACK"] == "0"
     # another profile's settings do not count
     env = {"PREFECT_HOME": str(home), "PREFECT_PROFILE": "other"}
     applied = apply_defaults(env, cwd=tmp_path / "elsewhere")
     assert "PREFECT_SERVER_ANALYTICS_ENABLED" in applied and "PREFECT_LOGGING_LEVEL" not in applied
+    assert "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED" in applied  # elsewhere: no prefect.toml there
+
+
+def test_every_default_is_a_real_prefect_setting(tmp_path):
+    """A misspelt setting is silently ignored by Prefect: each default must come back from Prefect's settings."""
+    script = (
+        "from prefsynth.prefect_env import DEFAULTS, apply_defaults\n"
+        "apply_defaults()\n"
+        "from prefect.settings import get_current_settings\n"
+        "for name, path, value in DEFAULTS:\n"
+        "    obj = get_current_settings()\n"
+        "    for key in path: obj = getattr(obj, key)\n"
+        "    print(name, str(obj).lower() == value.lower())\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], env=first_run_env(tmp_path / "home"), cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == [w for name, _, _ in DEFAULTS for w in (name, "True")]

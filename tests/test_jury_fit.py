@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,6 @@ import yaml
 
 from prefsynth.schemas.aggregation import FittedAggregation
 from prefsynth.schemas.imported import GoldRow, ImportedJudgmentRow, imported_sample
-from prefsynth.tasks.judge.evaluation import GoldItem
 from prefsynth.tasks.judge.features import columns_for, swap, vector
 from prefsynth.tasks.judge.fitted import accuracy, fit_jury, probability
 from prefsynth.tasks.judge.jury import Jury, JurorSpec, votes_for
@@ -26,7 +26,7 @@ JUDGES = ["strong", "rm1", "rm2", "rm3", "shy"]
 JURY = Jury.of([JurorSpec("strong"), *(JurorSpec(f"rm{i}", (-3.0, 3.0)) for i in (1, 2, 3)), JurorSpec("shy")])
 
 
-def sim_readings(n: int, seed: int):
+def sim_readings(n: int, seed: int, jury: Jury = JURY):
     """The simulated jury's readings on each gold item (x = response_a), gold sides and the truth."""
     rows, gold, truth = simulate(n, seed)
     by_item: dict[str, list] = {}
@@ -37,7 +37,7 @@ def sim_readings(n: int, seed: int):
         row = GoldRow.model_validate(g)
         prompt = row.prompt_record("sim")
         a, b = imported_sample(prompt.id, row.response_a), imported_sample(prompt.id, row.response_b)
-        readings.append(votes_for(a, b, by_item[g["prompt"]], JURY))
+        readings.append(votes_for(a, b, by_item[g["prompt"]], jury))
     return readings, [g["label"] == "A>B" for g in gold], truth
 
 
@@ -60,14 +60,27 @@ def test_fitting_finds_the_known_optimal_rule_cross_validated():
     assert strong["agree"] > 0 and strong["agree"] + strong["xy"] > fit.coefficients["rm1"].get("xy", 0) * 2
 
 
+def test_reward_model_scores_without_a_declared_range_keep_their_magnitude():
+    """A reward model without `score_min`/`score_max` votes only the sign of its score difference; the fitted
+    jury also reads the difference itself (`score_diff`, in the model's own units), so it loses nothing."""
+    no_range = Jury.of([JurorSpec("strong"), *(JurorSpec(f"rm{i}") for i in (1, 2, 3)), JurorSpec("shy")])
+    readings, gold, truth = sim_readings(800, seed=3, jury=no_range)
+    assert {v.margin for r in readings for v in r if v.judge == "rm1"} <= {-1.0, 1.0}  # the sign only
+    fit = fit_jury(readings, gold, JUDGES, folds=5)
+    bayes_acc = accuracy([1 / (1 + np.exp(-bayes_log_odds(t))) for t in truth], gold)
+    assert fit.cv_accuracy >= bayes_acc - 0.03, (fit.cv_accuracy, bayes_acc)
+    assert all(fit.coefficients[f"rm{i}"].get("score_diff", 0) > 0 for i in (1, 2, 3))
+
+
 def test_the_model_is_symmetric_in_the_pair_order():
     readings, gold, _ = sim_readings(200, seed=5)
     fit = fit_jury(readings, gold, JUDGES, folds=4)
     model = FittedAggregation(kind="fitted", coefficients=fit.coefficients)
     columns = columns_for(JUDGES)
     for r in readings[:20]:
-        mirrored = [v.__class__(v.judge, {"xy": "yx", "yx": "xy"}.get(v.slot, v.slot),
-                                None if v.margin is None else -v.margin, v.judgment_ids) for v in r]
+        mirrored = [replace(v, slot={"xy": "yx", "yx": "xy"}.get(v.slot, v.slot),
+                            margin=None if v.margin is None else -v.margin, raw=None if v.raw is None else -v.raw)
+                    for v in r]
         assert vector(mirrored, columns) == pytest.approx(swap(vector(r, columns), columns))
         assert probability(model, mirrored) == pytest.approx(1 - probability(model, r))
     # Mirror images in training: the vote in each order weighs the same (which side is "A" teaches nothing).

@@ -186,6 +186,8 @@ def test_export_truncates_after_first_error_and_flags_estimates(scripted_setup):
     full = pq.read_table(folder / "full" / "chains-omegaprm" / "v1" / "train.parquet").to_pylist()
     cut = pq.read_table(folder / "cut" / "chains-omegaprm" / "v1" / "train.parquet").to_pylist()
     assert full and len(full) == len(cut)
+    manifest = json.loads((folder / "full" / "chains-omegaprm" / "v1" / "manifest.json").read_text())
+    assert manifest["format_version"] == "trl-stepwise/2"  # the meaning changed with issue 12: a new version
     for whole, short in zip(full, cut, strict=True):
         assert whole["first_error"] == 2 == short["first_error"]  # BAD is step 2 of W_TEXT
         assert len(short["completions"]) == 3 and short["labels"] == [True, True, False]

@@ -36,7 +36,7 @@ jury:
   - engine: fake
   - kind: verifier
     weight: 2
-filters: [position_swap, drop_ties]
+filters: [verified, position_swap, drop_ties]
 """
 
 
@@ -73,7 +73,8 @@ def test_kept_verifiable_pairs_have_a_correct_chosen_and_a_wrong_rejected(tmp_pa
             assert checker.check(rejected, gold[prompt]).status in ("incorrect", "unparseable")
 
     steps = {s["filter"]: s for s in st["funnel"]["steps"]}
-    assert steps["position_swap"]["reasons"] == {"verdict flips when the order is swapped": 5}  # 2 + 3 open
+    assert steps["verified"]["reasons"] == {"both answers correct": 1, "neither answer correct": 1}
+    assert steps["position_swap"]["reasons"] == {"verdict flips when the order is swapped": 3}  # the open prompt
     v = st["verifier"]
     assert {k: v[k] for k in ("checked", "decided", "both_correct", "neither_correct", "unknown", "kept",
                               "kept_chosen_correct")} == {"checked": 6, "decided": 4, "both_correct": 1,
@@ -96,3 +97,9 @@ def test_kept_verifiable_pairs_have_a_correct_chosen_and_a_wrong_rejected(tmp_pa
     headline = dict(summary["headline"])
     assert headline["verifier"].startswith("6 pairs checked: 4 with one answer correct")
     assert "position bias +1.00" in headline["vs verifier"]
+
+    exported = CliRunner().invoke(app, ["export", "checked", "--format", "hf", "--out", str(tmp_path / "hf"),
+                                        "--catalog", str(catalog)])
+    assert exported.exit_code == 0, exported.stderr
+    card = (tmp_path / "hf" / "checked" / "v1" / "README.md").read_text()
+    assert "Iterative Reasoning Preference Optimization" in card  # the card cites what made the pairs

@@ -13,7 +13,7 @@ from prefsynth.schemas.verifier import VerifierJudgeConfig
 from prefsynth.tasks.answers import AnswerCheck
 from prefsynth.tasks.filter_rules import FilterContext, position_swap
 from prefsynth.tasks.judge.jury import aggregate, juror_votes
-from prefsynth.tasks.judge.verifier import judge_name, verify_pairs
+from prefsynth.tasks.judge.verifier import judge_name, verified, verify_pairs
 from prefsynth.tasks.judge.verifier_stats import CheckedPair, position_bias, verifier_figures
 from prefsynth.tasks.verify import AnswerChecker
 
@@ -153,3 +153,27 @@ def test_a_verifier_needs_prompts_with_a_reference_field(tmp_path):
     cfg = load_config(tmp_path / "good.yaml", PreferenceBuildConfig)
     assert [j.kind for j in cfg.jurors] == ["pairwise", "verifier"] and cfg.jurors[1].score_range == (0.0, 1.0)
     assert jury_of(cfg.jurors[1:], SimpleNamespace()).specs[0].weight == 2
+
+
+def test_the_verified_filter_keeps_decided_pairs_of_verifiable_prompts_and_every_open_pair():
+    prompts = {PROMPT.id: PROMPT, OPEN.id: OPEN}
+    jury = jury_of([CFG], None)
+
+    def decide(x, y, checker=None, extra=()):
+        js = verifier_on(x, y, checker) + list(extra)
+        return verified(aggregate(x, y, js, jury), prompts, {j.id: j for j in js})
+
+    assert decide(WRONG, RIGHT) == (True, "chosen answer correct, rejected wrong")
+    assert decide(RIGHT, ALSO_RIGHT) == (False, "both answers correct")
+    assert decide(WRONG, NO_ANSWER) == (False, "neither answer correct")
+    slow = sample("slow", "So it is \\boxed{51^{1}}.")
+    assert decide(slow, WRONG, _TimesOut(slow.text)) == (False, "answer check unknown")
+    a, b = sample("a", "Leaves fall.", OPEN), sample("b", "Red leaves drift.", OPEN)
+    assert decide(a, b, extra=[biased("l1", a, b)]) == (True, "open prompt (no reference answer)")
+    # Outvoted: two LLM jurors sure of the wrong answer against one verifier of weight 1.
+    llms = [Judgment(id=f"{k}", prompt_id=PROMPT.id, judge=f"llm{k}", first_id=WRONG.id, second_id=RIGHT.id,
+                     status="ok", verdict="A>>B") for k in (1, 2)]
+    js = verifier_on(WRONG, RIGHT) + llms
+    pair = aggregate(WRONG, RIGHT, js, jury)
+    assert pair.chosen_id == "wrong"
+    assert verified(pair, prompts, {j.id: j for j in js}) == (False, "chosen answer wrong (the jury outvoted the verifier)")

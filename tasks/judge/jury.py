@@ -49,14 +49,14 @@ def majority(margins: list[float], weights: list[float] | None = None) -> int:
 @dataclass(frozen=True)
 class Tally:
     """The jury's count on (x, y): `winner` (+1 x, 0 tie, −1 y), μ and σ of the votes for x, and the weighted
-    shares of the voting jurors for x, for y and for a tie."""
+    shares of the voting jurors for x and for y (a vote is never 0 — no preference abstains — so they add up
+    to 1 when anyone voted)."""
 
     winner: int
     mu: float
     sigma: float
     share_x: float
     share_y: float
-    share_tie: float
 
 
 def tally(votes: list[JurorVote]) -> Tally:
@@ -64,7 +64,7 @@ def tally(votes: list[JurorVote]) -> Tally:
     cast = [(v.vote, v.weight) for v in votes if v.vote is not None and v.weight > 0]
     total = sum(w for _, w in cast)
     if not cast or total == 0:
-        return Tally(0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        return Tally(0, 0.0, 0.0, 0.0, 0.0)
     mu = sum(v * w for v, w in cast) / total
     sigma = sqrt(sum(w * (v - mu) ** 2 for v, w in cast) / total)
 
@@ -72,7 +72,7 @@ def tally(votes: list[JurorVote]) -> Tally:
         return sum(w for v, w in cast if _sign(v) == side) / total
 
     winner = majority([v for v, _ in cast], [w for _, w in cast])
-    return Tally(winner, mu, sigma, share(1), share(-1), share(0))
+    return Tally(winner, mu, sigma, share(1), share(-1))
 
 
 def aggregate(x: Sample, y: Sample, judgments: list[Judgment], jury: Jury | None = None,
@@ -101,7 +101,7 @@ def aggregate(x: Sample, y: Sample, judgments: list[Judgment], jury: Jury | None
         judgment_ids=ids,
         n_judgments=len(judgments),
         n_parsed=sum(v.margin is not None for v in readings),
-        agreement=t.share_tie if t.winner == 0 else share_chosen,
+        agreement=0.0 if t.winner == 0 else share_chosen,  # a tie has no supporters: ties abstain
         margin_std=t.sigma,
         chosen_score=_all_scores(judgments, chosen.id),
         rejected_score=_all_scores(judgments, rejected.id),

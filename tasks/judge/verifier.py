@@ -122,3 +122,23 @@ def verifier_backs(pair: PreferencePair, judgments: dict[str, Judgment]) -> bool
     """Whether a verifier juror checked this pair and found its chosen response correct and the rejected wrong."""
     return any(j.protocol == PROTOCOL and j.status == "ok" and (j.margin_for(pair.chosen_id) or 0) > 0
                for j in (judgments[i] for i in pair.judgment_ids if i in judgments))
+
+
+def verified(pair: PreferencePair, prompts: dict[str, Prompt], judgments: dict[str, Judgment]) -> tuple[bool, str]:
+    """The `verified` filter: a pair of a prompt with a reference answer is kept only when the verifier decided
+    it for its chosen response (`verifier_backs`); the reason names what the verifier found otherwise. Pairs of
+    open prompts pass."""
+    prompt = prompts.get(pair.prompt_id)
+    if prompt is None or prompt.reference is None:
+        return True, "open prompt (no reference answer)"
+    if verifier_backs(pair, judgments):
+        return True, "chosen answer correct, rejected wrong"
+    mine = [j for j in (judgments[i] for i in pair.judgment_ids if i in judgments) if j.protocol == PROTOCOL]
+    if not mine:
+        return False, "not checked (no verifier juror)"
+    j = mine[0]
+    if j.status != "ok":
+        return False, "answer check unknown"
+    if j.score_a == j.score_b:
+        return False, "both answers correct" if j.score_a == 1 else "neither answer correct"
+    return False, "chosen answer wrong (the jury outvoted the verifier)"

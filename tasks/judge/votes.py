@@ -75,12 +75,15 @@ class Jury:
 @dataclass(frozen=True)
 class Vote:
     """One reading on pair (x, y). `margin` favours x on the vote scale (None: no verdict); `slot` names the
-    reading: the juror in one presentation order ("xy": x shown first, "yx") or its ratings ("scores")."""
+    reading: the juror in one presentation order ("xy": x shown first, "yx") or its ratings ("scores"). `raw` is
+    the score difference for x in the juror's own units when the reading came from scores (None: a verdict) —
+    the magnitude a sign-only vote (no declared range) or a clipped one leaves out, kept for fitted juries."""
 
     judge: str
     slot: str
     margin: float | None
     judgment_ids: tuple[str, ...]
+    raw: float | None = None
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,7 @@ class JurorVote:
 def votes_for(x: Sample, y: Sample, judgments: list[Judgment], jury: Jury | None = None) -> list[Vote]:
     """The readings on (x, y) in the judgments of that pair: one per ordered judgment, one per rating juror."""
     jury = jury or Jury()
-    out = [Vote(j.judge, "xy" if j.first_id == x.id else "yx", _ordered_margin(j, x, jury), (j.id,))
+    out = [Vote(j.judge, "xy" if j.first_id == x.id else "yx", _ordered_margin(j, x, jury), (j.id,), _raw(j, x))
            for j in judgments if j.second_id is not None]
     ratings: dict[str, list[Judgment]] = defaultdict(list)
     for j in judgments:
@@ -106,8 +109,16 @@ def votes_for(x: Sample, y: Sample, judgments: list[Judgment], jury: Jury | None
     for judge, rs in sorted(ratings.items()):
         sx, sy = _mean_score(rs, x.id), _mean_score(rs, y.id)
         margin = None if sx is None or sy is None else jury.spec(judge).on_scale(sx - sy)
-        out.append(Vote(judge, "scores", margin, tuple(sorted(j.id for j in rs))))
+        raw = None if sx is None or sy is None else sx - sy
+        out.append(Vote(judge, "scores", margin, tuple(sorted(j.id for j in rs)), raw))
     return out
+
+
+def _raw(j: Judgment, x: Sample) -> float | None:
+    """An ordered judgment's score difference for x in its own units (None for a verdict or missing scores)."""
+    if j.verdict is not None or j.score_a is None or j.score_b is None:
+        return None
+    return j.score_a - j.score_b if j.first_id == x.id else j.score_b - j.score_a
 
 
 def _ordered_margin(j: Judgment, x: Sample, jury: Jury) -> float | None:

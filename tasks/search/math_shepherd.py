@@ -3,8 +3,9 @@
 Wang et al. 2024, "Math-Shepherd: Verify and Reinforce LLMs Step-by-step without Human Annotations",
 arXiv:2312.08935.
 
-For step i of a solution, N completions are sampled from the prefix that ends with step i; the hard label is
-"some completion reached the gold answer" (HE), the soft label c/N (SE). The prefix that ends with the last
+For step i of a solution, N completions are sampled from the prefix that ends with step i; the soft label is
+c/N (the paper's SE). The paper's per-step hard label ("some completion reached the gold answer", HE) is not
+exported as such: tasks/labels.py derives hard labels by one monotone rule (false from the first error on). The prefix that ends with the last
 step is the whole solution: a finished solution is its own single rollout, so its checked answer is that
 step's label (0 or 1 of 1) and nothing is sampled for it. It is the baseline OmegaPRM is measured against.
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from prefsynth.schemas.process import LabelledSolution, OmegaPRMConfig, Problem, Rollout, RolloutRequest, StepLabel
-from prefsynth.tasks.labels import derive
+from prefsynth.tasks.labels import derive, first_error_evidence
 from prefsynth.tasks.rollouts import RolloutPolicy, rollout_request
 from prefsynth.tasks.search.estimate import sprt_verdict, wilson
 from prefsynth.tasks.search.omegaprm import run_omegaprm
@@ -160,8 +160,6 @@ def test_export_carries_rollout_counts_intervals_and_first_error_evidence() -> N
         StepLabel(solution_id="s", step_index=2, method="omegaprm", n_correct=1, n_rollouts=32, verdict="error"),
         StepLabel(solution_id="s", step_index=4, method="omegaprm", n_correct=0, n_rollouts=1),
     )
-    from prefsynth.tasks.labels import first_error_evidence
-
     row = LabelledSolution.create("s", "omegaprm", 5, labels)
     derived = derive(row)
     assert row.first_error == derived.first_error == 2  # the test's verdict, though one rollout was correct

@@ -8,7 +8,7 @@ from prefsynth.schemas.process import (
     LabelledSolution, MathShepherdConfig, OmegaPRMConfig, Problem, Rollout, RolloutRequest, Solution, StepLabel,
 )
 from prefsynth.tasks.answers import AnswerCheck, check_answer
-from prefsynth.tasks.labels import derive, trl_stepwise
+from prefsynth.tasks.labels import derive, trl_stepwise, truncate_after_first_error
 from prefsynth.tasks.rollouts import to_rollouts
 from prefsynth.tasks.search.math_shepherd import run_math_shepherd
 from prefsynth.tasks.search.omegaprm import run_omegaprm
@@ -128,8 +128,6 @@ def labelled(n_steps: int, counts: dict[int, tuple[int, int]], method: str = "om
 def test_unestimated_steps_export_null_values_and_an_estimated_flag() -> None:
     """issue 12 item 6: steps never estimated get mc None (not 0.0) and estimated False; the export can cut
     each row after its first error."""
-    from prefsynth.tasks.labels import truncate_after_first_error
-
     row = labelled(5, {1: (6, 8), 3: (0, 8)})
     derived = derive(row)
     assert derived.mc == [None, 0.75, None, 0.0, None]
