@@ -22,13 +22,15 @@ from tests.latency_server import LatencyServer
 LIMIT = 6
 
 
-def write_config(folder, base_url: str, prompts: int = 16, **engine) -> str:
+def write_config(folder, base_url: str, prompts: int = 16, top: dict | None = None, **engine) -> str:
     (folder / "p.jsonl").write_text("".join(json.dumps({"prompt": f"Question {i}?"}) + "\n" for i in range(prompts)))
     settings = {"kind": "openai", "base_url": base_url, "model": "sim", "api_key_env": None,
                 "max_concurrency": LIMIT, "backoff_s": 0.05, **engine}
     config = {"name": "streamed", "prompts": {"path": "p.jsonl"}, "engines": {"srv": settings},
               "policies": [{"engine": "srv", "n": 3, "max_tokens": 32, "temperature": 0.8, "seed": 1}],
-              "judge": {"engine": "srv", "max_tokens": 64}}
+              "judge": {"engine": "srv", "max_tokens": 64}, **(top or {})}
+    if "jury" in config:
+        del config["judge"]
     path = folder / "c.yaml"
     path.write_text(json.dumps(config))
     return str(path)
@@ -54,6 +56,20 @@ def test_the_limit_holds_at_the_server_while_stages_overlap(tmp_path, monkeypatc
         staged = build(write_config(tmp_path, server.base_url), tmp_path / "b.duckdb")
         assert staged["content_hash"] == streamed["content_hash"] and staged["rows"] == streamed["rows"] > 0
         assert server.peak_in_flight == LIMIT
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_model_aggregation_labels_all_overlapped_groups_at_once(tmp_path, monkeypatch):
+    """Dawid-Skene fits over every pair of the build: overlapped groups give the stage-by-stage dataset."""
+    top = {"aggregation": {"kind": "dawid_skene"},
+           "jury": [{"engine": "srv", "max_tokens": 64}, {"engine": "srv", "max_tokens": 64, "temperature": 0.7}]}
+    with LatencyServer() as server:
+        config = write_config(tmp_path, server.base_url, prompts=12, top=top)
+        streamed = build(config, tmp_path / "a.duckdb")
+        monkeypatch.setattr(CallRunner, "all_stream", lambda self: False)
+        staged = build(config, tmp_path / "b.duckdb")
+    assert streamed["stats"]["engine_errors"] == 0 and streamed["rows"] > 0
+    assert staged["content_hash"] == streamed["content_hash"]
 
 
 def test_runs_from_several_threads_share_one_limit():
