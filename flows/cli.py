@@ -207,9 +207,7 @@ def main() -> None:
     except CatalogError as exc:  # a damaged block DuckDB only noticed mid-command: one line, no traceback
         err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
         sys.exit(1)
-    except KeyboardInterrupt:
-        err.print("interrupted: no version was written")
-        sys.exit(130)
+    # Ctrl-C: flow commands exit through flows/cli_interrupt.py; Typer ends the others with 130 itself.
 
 
 if __name__ == "__main__":

@@ -58,6 +58,7 @@ def exit_on_interrupt() -> Iterator[None]:
         yield
         return
     previous = signal.signal(signal.SIGINT, _on_sigint)
+    _on_sigint.seen = False  # type: ignore[attr-defined]  # each flow command gets its own grace period
     try:
         yield
     except KeyboardInterrupt:

@@ -226,6 +226,8 @@ class CallRunner:
         """Successful replies (key, engine name, request, result) into the call cache (the catalog has its own
         lock: the runner's stays free for the streams meanwhile)."""
         self.cache.store.put_calls(rows)
+        for key, *_ in rows:  # a look-ahead "miss" is stale now: a later plan of the same key reads the cache
+            self._known.pop(key, None)
 
     def _call(self, engine_key, name, plan, requests, stage, followup) -> list[Answer]:
         """Send the cache misses in batches, at most `batches_in_flight` at once; save each as it returns.
