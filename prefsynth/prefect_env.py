@@ -1,6 +1,6 @@
 """Prefect's environment for the `prefsynth` CLI: quiet defaults, and a temporary server that dies with the CLI.
 
-`apply_defaults()` runs before Prefect is imported (flows/cli_base.py). Each default applies only where the user
+`apply_defaults()` runs before Prefect is imported (cli/app.py). Each default applies only where the user
 has not set that setting — in the environment, the active profile of `profiles.toml`, `prefect.toml`,
 `pyproject.toml` `[tool.prefect]` or `.env` — so a user's own choice always wins:
 

@@ -131,7 +131,7 @@ def test_a_corrupted_catalog_is_named_and_exits_non_zero_without_a_traceback(tmp
     for damage, data in damaged.items():
         path.write_bytes(data)
         for command in (["datasets"], ["show", "x"], ["build", str(tmp_path / "dry_run.yaml")]):
-            done = subprocess.run([sys.executable, "-m", "prefsynth.flows.cli", *command, "--catalog", str(path)],
+            done = subprocess.run([sys.executable, "-m", "prefsynth.cli.main", *command, "--catalog", str(path)],
                                   capture_output=True, text=True, timeout=120)
             err = " ".join(done.stderr.split())
             assert done.returncode == 1, (damage, command, done.returncode, done.stderr)

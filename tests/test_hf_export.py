@@ -9,7 +9,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from prefsynth.flows.cli import app
+from prefsynth.cli.main import app
 from prefsynth.storage import hub
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from prefsynth.flows.cli import app
+from prefsynth.cli.main import app
 from prefsynth.schemas.engine import DryRunEngineConfig, GenRequest
 from prefsynth.tasks.generate import register_engine
 from tests.fakes import ScriptedEngine, response_texts

@@ -99,7 +99,7 @@ def test_too_few_gold_items_is_a_clear_error():
 def test_eval_judge_fit_writes_a_config_a_build_uses_as_is(tmp_path):
     from typer.testing import CliRunner
 
-    from prefsynth.flows.cli import app
+    from prefsynth.cli.main import app
 
     def cli(*args):
         result = CliRunner().invoke(app, [str(a) for a in args])
@@ -154,7 +154,7 @@ def test_the_calibrated_jury_example_runs(tmp_path):
 
     from typer.testing import CliRunner
 
-    from prefsynth.flows.cli import app
+    from prefsynth.cli.main import app
 
     examples = Path(__file__).resolve().parents[1] / "examples"
     for name in ("calibrated_jury.yaml", "calibration_gold.jsonl", "calibration_judgments.jsonl"):

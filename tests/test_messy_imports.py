@@ -9,7 +9,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from prefsynth.flows.cli import app
+from prefsynth.cli.main import app
 from prefsynth.storage.inputs import InputError
 from prefsynth.storage.judgment_files import read_gold, read_imported_judgments
 

@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from benchmarks.sim_policy import SimPolicy, make_problems
-from prefsynth.flows.cli import app
+from prefsynth.cli.main import app
 from prefsynth.schemas.engine import Completion, DryRunEngineConfig, GenRequest, GenResult
 from prefsynth.tasks.generate import register_engine
 

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from prefsynth import progress
-from prefsynth.flows.cli import app
+from prefsynth.cli.main import app
 from prefsynth.flows.config import PreferenceBuildConfig, load_config
 from prefsynth.flows.preference import preference_build
 

@@ -10,7 +10,7 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from prefsynth.flows.cli import app
+from prefsynth.cli.main import app
 from prefsynth.tasks.verify import AnswerChecker
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from prefsynth.flows.cli import app
+from prefsynth.cli.main import app
 from prefsynth.schemas.engine import DryRunEngineConfig
 from prefsynth.schemas.preference import Judgment
 from prefsynth.tasks.generate import register_engine

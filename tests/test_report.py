@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from prefsynth.flows.cli import app
+from prefsynth.cli.main import app
 from prefsynth.flows.report_summary import juror_winners
 from prefsynth.schemas.engine import DryRunEngineConfig
 from prefsynth.storage.catalog import Catalog

@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from benchmarks.sim_policy import make_problems
-from prefsynth.flows.cli import app
+from prefsynth.cli.main import app
 from prefsynth.schemas.engine import DryRunEngineConfig
 from prefsynth.tasks.generate import register_engine
 from tests.browser import check_page, unavailable

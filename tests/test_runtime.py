@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from prefsynth.engines.cache import CallCache, MemoryCallStore
 from prefsynth.engines.scheduler import Scheduler, TokenBucket
-from prefsynth.flows.cli import app
+from prefsynth.cli.main import app
 from prefsynth.runtime.calls import CallRunner
 from prefsynth.schemas.engine import GenRequest, OpenAIEngineConfig
 from tests.latency_server import LatencyServer

@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from prefsynth.engines.dry_run import DryRunEngine
-from prefsynth.flows.cli import app
+from prefsynth.cli.main import app
 from prefsynth.runtime.scaleout import ray_options, with_runner, RunnerError
 from prefsynth.schemas.engine import DryRunEngineConfig, LlamaCppEngineConfig, VllmEngineConfig
 from tests.ray_cluster import ray_env, run_ray_cluster

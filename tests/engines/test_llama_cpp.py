@@ -75,7 +75,7 @@ def test_tiny_real_build_on_the_embedded_model(tmp_path):
     """Two prompts, two samples each, judged in both orders by the same model: the plumbing is real."""
     from typer.testing import CliRunner
 
-    from prefsynth.flows.cli import app
+    from prefsynth.cli.main import app
 
     (tmp_path / "p.jsonl").write_text('{"prompt": "Name a colour."}\n{"prompt": "Say hello in Spanish."}\n')
     (tmp_path / "c.yaml").write_text(

@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from prefsynth.flows.cli import app
+from prefsynth.cli.main import app
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

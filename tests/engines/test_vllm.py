@@ -158,7 +158,7 @@ def test_tiny_real_build_on_vllm(engine, tmp_path, hf_model_dir):
         pytest.skip("offline engine only")
     from typer.testing import CliRunner
 
-    from prefsynth.flows.cli import app
+    from prefsynth.cli.main import app
     from prefsynth.tasks.generate import register_engine
 
     cfg = engine.config

@@ -14,7 +14,7 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from prefsynth.flows.cli import app
+from prefsynth.cli.main import app
 from tests.reliability.support import build_config, policy_server, version_rows
 
 pytestmark = [pytest.mark.reliability, pytest.mark.usefixtures("prefect_harness")]

@@ -18,7 +18,7 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from prefsynth.flows.cli import app
+from prefsynth.cli.main import app
 from tests.reliability.support import PROMPTS, build_config, longer_wins, policy_server, responses_in, version_rows
 from tests.servers import body_hash
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from prefsynth.flows.cli_interrupt import MESSAGE
+from prefsynth.cli.interrupt import MESSAGE
 from tests.first_run import child_servers, first_run_env, is_server
 from tests.reliability.support import PREFSYNTH, build_config, finish, policy_server, run, wait_until
 

@@ -25,7 +25,7 @@ _once = threading.Lock()
 def exit_interrupted() -> None:
     """Print the one line, ask the temporary Prefect server to stop, exit 130 now (once, from any thread)."""
     from ..prefect_env import stop_temporary_servers
-    from .cli_base import err
+    from .app import err
 
     if not _once.acquire(blocking=False):
         return  # another thread is already exiting

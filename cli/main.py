@@ -1,5 +1,5 @@
 """The `prefsynth` command line. This module: the catalog commands (datasets, show, export, diff, report,
-import-judgments); the flow commands live in flows/cli_flows.py, shared options and helpers in flows/cli_base.py."""
+import-judgments); the flow commands live in cli/flows.py, shared options and helpers in cli/app.py."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from .cli_base import CatalogOpt, app, catalog_path, err, fail, open_catalog, out  # first: sets Prefect's env
+from .app import CatalogOpt, app, catalog_path, err, fail, open_catalog, out  # first: sets Prefect's env
 
 import typer  # noqa: E402
 from rich.table import Table  # noqa: E402
@@ -16,9 +16,9 @@ from rich.table import Table  # noqa: E402
 from ..storage.catalog import CatalogError  # noqa: E402
 from ..storage.inputs import InputError  # noqa: E402
 from ..storage.versions import VersionNotFound, get_version, list_versions  # noqa: E402
-from . import cli_flows  # noqa: E402,F401 — registers build, label-steps, rationalize, eval-judge
-from .cli_flows import OnError, OnErrorOpt  # noqa: E402
-from .cli_print import print_version  # noqa: E402
+from . import flows  # noqa: E402,F401 — registers build, label-steps, rationalize, eval-judge
+from .flows import OnError, OnErrorOpt  # noqa: E402
+from .print import print_version  # noqa: E402
 
 __all__ = ["app", "main"]
 
@@ -94,7 +94,7 @@ def export(
 ) -> None:
     """Export a dataset version in a trainer's format (NAME/vN/train.parquet + manifest.json), or publish it."""
     from ..storage import hub
-    from .export import ExportError, export_version
+    from ..flows.export import ExportError, export_version
 
     if push_to_hub and fmt != "hf":
         fail("--push-to-hub needs --format hf")
@@ -157,7 +157,7 @@ def import_judgments_cmd(
     on_error: OnError = OnErrorOpt,
 ) -> None:
     """Load judgments made elsewhere (reward models, humans, other judges); builds can use them as jurors."""
-    from .import_judgments import import_judgments
+    from ..flows.import_judgments import import_judgments
 
     try:
         counts = import_judgments(file, catalog_path(catalog), on_error.value)
@@ -187,7 +187,7 @@ def report(
     as_json: bool = typer.Option(False, "--json", help="Print the report's numbers as JSON on stdout"),
 ) -> None:
     """Write a version's report: index.html with plots (funnel, verdicts, margins, juror κ, length, step labels)."""
-    from .report import write_report
+    from ..flows.report import write_report
 
     with open_catalog(catalog_path(catalog)) as cat:
         try:
@@ -207,7 +207,7 @@ def main() -> None:
     except CatalogError as exc:  # a damaged block DuckDB only noticed mid-command: one line, no traceback
         err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
         sys.exit(1)
-    # Ctrl-C: flow commands exit through flows/cli_interrupt.py; Typer ends the others with 130 itself.
+    # Ctrl-C: flow commands exit through cli/interrupt.py; Typer ends the others with 130 itself.
 
 
 if __name__ == "__main__":

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from .cli_base import out
-from .report_summary import verifier_rows
+from .app import out
+from ..flows.report_summary import verifier_rows
 
 
 def counts(d: dict) -> str:

@@ -22,7 +22,7 @@ from rich.console import Console  # noqa: E402
 from .. import progress  # noqa: E402
 from ..storage.catalog import Catalog, CatalogError, open_waiting  # noqa: E402
 from ..storage.inputs import InputError  # noqa: E402
-from .config import ConfigError  # noqa: E402
+from ..flows.config import ConfigError  # noqa: E402
 
 app = typer.Typer(
     help="prefsynth — synthesize LLM preference datasets, stored as versioned datasets in a DuckDB catalog.",
@@ -113,13 +113,13 @@ def run_flow(flow_fn, cfg, path: Path, quiet: bool, wait_s: float = 0.0) -> dict
     The catalog is opened (and held) first: a catalog another build is using fails here, or after `wait_s`,
     before Prefect or any model starts. Prefect's temporary server, if one starts, exits with this process
     (prefsynth/prefect_env.py). Ctrl-C ends the command within seconds with exit 130 and one line saying that no
-    version was written and a rerun resumes from the cache (flows/cli_interrupt.py).
+    version was written and a rerun resumes from the cache (cli/interrupt.py).
     """
     from ..engines.base import EngineError
     from ..prefect_env import guard_temporary_server
     from ..runtime.budget import BuildStopped
-    from .cli_interrupt import exit_on_interrupt
-    from .cli_logging import quiet_expected_failures
+    from .interrupt import exit_on_interrupt
+    from .quiet_logs import quiet_expected_failures
     from .progress_view import RichProgress
 
     guard_temporary_server()

@@ -13,10 +13,10 @@ from typing import Optional
 
 import typer
 
-from .cli_base import (CatalogOpt, JsonOpt, QuietOpt, RayAddressOpt, RunnerName, RunnerOpt, WaitOpt, app, out,
+from .app import (CatalogOpt, JsonOpt, QuietOpt, RayAddressOpt, RunnerName, RunnerOpt, WaitOpt, app, out,
                        run_flow_command)
-from .cli_print import print_stats, print_stepwise_summary, print_summary
-from .config import PreferenceBuildConfig, load_config
+from .print import print_stats, print_stepwise_summary, print_summary
+from ..flows.config import PreferenceBuildConfig, load_config
 
 
 class OnError(str, Enum):
@@ -40,7 +40,7 @@ def build(
     ray_address: Optional[str] = RayAddressOpt,
 ) -> None:
     """Run a preference build: sample, judge in both orders, pair, filter, and write a new dataset version."""
-    from .preference import preference_build, read_prompts
+    from ..flows.preference import preference_build, read_prompts
 
     def load():
         cfg = load_config(config, PreferenceBuildConfig)
@@ -61,8 +61,8 @@ def label_steps(
     ray_address: Optional[str] = RayAddressOpt,
 ) -> None:
     """Label reasoning steps for process reward models (OmegaPRM or Math-Shepherd) into a stepwise version."""
-    from .process_config import load_process_config
-    from .process_labels import process_labels, read_problems
+    from ..flows.process_config import load_process_config
+    from ..flows.process_labels import process_labels, read_problems
 
     def load():
         cfg = load_process_config(config)
@@ -80,9 +80,9 @@ def rationalize(
     quiet: bool = QuietOpt,
 ) -> None:
     """Self-rationalization: sample K judgments per item, pair right with wrong rationales (a rationale version)."""
-    from .rationale_config import load_rationale_config
-    from .rationalize import rationalize as rationalize_flow
-    from .rationalize import read_inputs
+    from ..flows.rationale_config import load_rationale_config
+    from ..flows.rationalize import rationalize as rationalize_flow
+    from ..flows.rationalize import read_inputs
 
     def load():
         cfg = load_rationale_config(config)
@@ -108,9 +108,9 @@ def eval_judge(
     """Measure judges against gold labels: double-order accuracy, swap inconsistency, κ, length bias, filters,
     and each aggregation's precision/coverage frontier with a cross-validated fitted jury (`--fit` writes it)."""
     from ..storage.inputs import InputError
-    from .eval_fit import write_fitted_config
-    from .eval_report import load_eval_config, print_eval_report
-    from .evaluate_judge import evaluate_judge, gold_items
+    from ..flows.eval_fit import write_fitted_config
+    from ..flows.eval_report import load_eval_config, print_eval_report
+    from ..flows.evaluate_judge import evaluate_judge, gold_items
 
     def load():
         cfg = load_eval_config(config)

@@ -4,7 +4,7 @@ When a flow raises, Prefect logs "Encountered exception during execution" with a
 state Failed(...)". For failures that are the user's to fix (a busy catalog, a bad input, a budget reached) the
 CLI prints one clear line instead; the flow run's state in Prefect keeps the message. Likewise for Ctrl-C:
 Prefect logs "Crash detected! Execution was aborted by an interrupt signal." (ERROR) for the flow run and its
-running task runs, where the CLI says in one line that nothing was written (flows/cli_base.interrupted).
+running task runs, where the CLI says in one line that nothing was written (cli/interrupt.py).
 Unexpected exceptions are not filtered.
 """
 
