@@ -145,7 +145,7 @@ class SimPolicy:
         out as often as the noise says."""
         result = GenResult(completions=self.complete(problem_id, prefix, k, draw))
         checker = _SimChecker(self.seed, self.noise.p_timeout)
-        return to_rollouts(result, prefix, self.problems[problem_id].problem.gold_answer, checker)
+        return to_rollouts(result, self.problems[problem_id].problem.gold_answer, checker)
 
     def complete(self, problem_id: str, prefix: str, k: int, draw: int = 0) -> list[Completion]:
         """k raw completions of `prefix`, deterministic in (seed, problem, prefix, k, draw)."""

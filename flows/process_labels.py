@@ -55,7 +55,7 @@ class Rollouts:
         # one progress bar, restarted each round: a search may take dozens of rounds
         results = self.runner.run(self.engine_key, gen, stage="rollouts")
         return [
-            to_rollouts(res, r.prefix, self.problems[r.problem_id].gold_answer, self.checker)
+            to_rollouts(res, self.problems[r.problem_id].gold_answer, self.checker)
             for r, res in zip(requests, results, strict=True)
         ]
 

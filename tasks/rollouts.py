@@ -13,7 +13,7 @@ from typing import Protocol
 from ..schemas.engine import GenRequest, GenResult
 from ..schemas.ids import content_id
 from ..schemas.process import Problem, Rollout, RolloutRequest
-from .answers import AnswerCheck, extract_answer
+from .answers import AnswerCheck
 
 # Bump when the wording changes: it is part of the rollout policy's identity (and so of every memo key).
 SOLVE_TEMPLATE_VERSION = "solve-v1"
@@ -61,12 +61,13 @@ def rollout_request(policy: RolloutPolicy, problem: Problem, req: RolloutRequest
     )
 
 
-def to_rollouts(result: GenResult, prefix: str, gold: str, checker: Checker) -> list[Rollout]:
+def to_rollouts(result: GenResult, gold: str, checker: Checker) -> list[Rollout]:
     """Checked rollouts; a failed call gives none (the search records the probe as failed, never as wrong).
 
     A completion cut at max_tokens (`finish_reason == "length"`) is "truncated": its answer is unknown, not
-    wrong. A completion that states an answer is judged by that answer alone, so an answer written earlier
-    in the prefix can never stand in for it; one that states none is checked together with its prefix."""
+    wrong. Every other completion is checked on its own text (issue 12 item 2): it is judged by the answer it
+    states, and one that states none is "unparseable" (it did not reach the gold answer) — an answer written
+    earlier in the prefix never stands in for it."""
     if not result.ok:
         return []
     rollouts = []
@@ -74,8 +75,7 @@ def to_rollouts(result: GenResult, prefix: str, gold: str, checker: Checker) -> 
         if c.finish_reason == "length":
             rollouts.append(Rollout(c.text, False, c.completion_tokens, None, "truncated"))
             continue
-        own = c.text if extract_answer(c.text) is not None else prefix + c.text
-        checked = checker.check(own, gold)
+        checked = checker.check(c.text, gold)
         correct = checked.status == "correct"
         rollouts.append(Rollout(c.text, correct, c.completion_tokens, checked.final_answer, checked.status))
     return rollouts

@@ -43,11 +43,22 @@ def search(world, **config):
 
 # -- item 2 (rollout half) ------------------------------------------------------------------------------------
 def test_rollout_is_judged_by_the_continuations_own_answer() -> None:
-    """issue 12 item 2 (rollouts): the continuation's own stated answer decides, not a \\boxed{} in the prefix."""
-    prefix = "We guess \\boxed{7} first.\n\n"
+    """issue 12 item 2 (rollouts): the continuation's own stated answer decides (a \\boxed{7} in the prefix
+    cannot: `to_rollouts` is not even given the prefix)."""
     result = GenResult(completions=[Completion(text="Recount: 4 + 4 = 8.\n\nThe answer is 8.")])
-    (rollout,) = to_rollouts(result, prefix, "8", PlainChecker())
+    (rollout,) = to_rollouts(result, "8", PlainChecker())
     assert (rollout.final_answer, rollout.check_status, rollout.correct) == ("8", "correct", True)
+
+
+def test_an_answerless_continuation_is_not_judged_by_its_prefix() -> None:
+    """issue 12 item 2 rule, review of the rollout fix: a continuation that states no answer is checked on its
+    own text (unparseable), never as prefix + continuation, where an answer in the prefix would stand in for
+    it (say the prefix was "A first guess: the answer is 1."); the checker sees each continuation once."""
+    result = GenResult(completions=[Completion(text="Let me check that again.")])
+    checker = PlainChecker()
+    (rollout,) = to_rollouts(result, "1", checker)
+    assert (rollout.final_answer, rollout.check_status, rollout.correct) == (None, "unparseable", False)
+    assert checker.checked == ["Let me check that again."]
 
 
 # -- item 3 ---------------------------------------------------------------------------------------------------
@@ -91,7 +102,7 @@ def test_truncated_continuations_are_unknown_never_wrong() -> None:
         Completion(text="s1\n\nThe answer is 1.", finish_reason="stop", completion_tokens=6),
         Completion(text="s1\n\nso we get the va", finish_reason="length", completion_tokens=6),
     ])
-    done, cut = to_rollouts(result, "s0\n\n", "1", PlainChecker())
+    done, cut = to_rollouts(result, "1", PlainChecker())
     assert done.check_status == "correct"
     assert cut.check_status == "truncated" and cut.final_answer is None
     assert Solution.create(PROBLEM.id, "m", "s0\n\n" + cut.text, None, cut.check_status).correct is None
