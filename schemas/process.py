@@ -113,13 +113,19 @@ def prefix_hash(prefix: str, model: str = "") -> str:
 
 
 class PrefixValue(BaseModel):
-    """A Monte Carlo estimate of a prefix: n_correct of n_rollouts continuations reached the gold answer."""
+    """A Monte Carlo estimate of a prefix: n_correct of n_rollouts continuations reached the gold answer, and
+    the verdict a sequential test made on it (OmegaPRM's `estimation: sequential`; None: the counts decide).
+
+    The verdict travels with the value through a search's memo, so a memo hit reuses it instead of forcing
+    one on the counts. It is not stored in the catalog (`exclude`): `prefix_values` has no verdict column
+    yet, so values read back from a catalog carry None."""
 
     model_config = _RECORD
     problem_id: str
     prefix_hash: str
     n_correct: int = Field(ge=0)
     n_rollouts: int = Field(ge=1)
+    verdict: Literal["correct", "error"] | None = Field(None, exclude=True)
 
     @model_validator(mode="after")
     def _counts(self) -> PrefixValue:

@@ -25,7 +25,9 @@ Repeat until the pool is empty, `max_searches` selections were made, or the budg
 Budget: `max_estimates` * k rollouts requested per problem (screening and extra draws included), never
 exceeded: a rollout is selectable only if its worst-case binary search (ceil(log2(#steps)) probes of k) fits
 in what is left, and a probe draws more only from what the rest of its search does not need. Prefixes already
-in the tree or found by the injected memo lookup cost nothing (a memo value is judged as it is).
+in the tree or found by the injected memo lookup cost nothing: a memo value keeps the verdict its sequential
+test made (`PrefixValue.verdict`); one stored without a verdict is judged by its counts only when they decide
+(never forced), else the prefix is estimated afresh.
 
 Unknown is not wrong: rollouts whose check timed out or failed, or that were cut at max_tokens, count in no
 estimate (neither n_correct nor n_rollouts) and are never searched; a prefix with no known rollout is a
@@ -217,13 +219,20 @@ class OmegaPRMSearch:
             self.stats.tree_hits += 1
             return self._nodes[prefix]
         memo = self._lookup(self.problem.id, prefix_hash(prefix, self.model)) if self._lookup else None
-        if memo is not None:
-            self.stats.memo_hits += 1
-            verdict, tested = self._judge(memo.n_correct, memo.n_rollouts, test, final=True)
-            node = Node(prefix, steps, memo.n_correct, memo.n_rollouts, parent, verdict, tested)
-            self._nodes[prefix] = node
-            return node
-        return (yield from self._sample(steps, parent, test))
+        verdict, tested = self._memo_verdict(memo, test) if memo is not None else (None, False)
+        if verdict is None:
+            return (yield from self._sample(steps, parent, test))
+        self.stats.memo_hits += 1
+        node = Node(prefix, steps, memo.n_correct, memo.n_rollouts, parent, verdict, tested)
+        self._nodes[prefix] = node
+        return node
+
+    def _memo_verdict(self, memo: PrefixValue, test: _Test) -> tuple[Verdict | None, bool]:
+        """A stored value's verdict: the one its sequential test made, else what its counts decide without
+        forcing (None: they decide nothing, and the prefix is estimated afresh, as if it had no memo)."""
+        if memo.verdict is not None and self.config.estimation == "sequential":
+            return memo.verdict, True
+        return self._judge(memo.n_correct, memo.n_rollouts, test, final=False)
 
     def _judge(self, n_correct: int, n: int, test: _Test | None, final: bool) -> tuple[Verdict | None, bool]:
         """(verdict, whether the sequential test made it); verdict None: draw more rollouts."""
@@ -252,7 +261,7 @@ class OmegaPRMSearch:
         self._nodes[prefix] = node
         self._records.values.append(PrefixValue(
             problem_id=self.problem.id, prefix_hash=prefix_hash(prefix, self.model),
-            n_correct=node.n_correct, n_rollouts=node.n_rollouts,
+            n_correct=node.n_correct, n_rollouts=node.n_rollouts, verdict=verdict if tested else None,
         ))
         # The root's wrong rollouts are searchable even at MC = 0 (with search_all_wrong): the empty prefix
         # cannot hold the error. Deeper, only a state judged correct can be a binary search's lower end.

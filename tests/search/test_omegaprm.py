@@ -206,6 +206,55 @@ def test_no_prefix_is_sampled_twice_and_memo_hits_are_not_resampled() -> None:
     assert all(key[1] != prefix_hash("", "sim") for key in lookups), "screening is always sampled"
 
 
+def _memo_on(prefix: str, n_correct: int, n_rollouts: int, verdict=None):
+    value = PrefixValue(problem_id=PROBLEM.id, prefix_hash=prefix_hash(prefix, "toy"), n_correct=n_correct,
+                        n_rollouts=n_rollouts, verdict=verdict)
+    return lambda problem_id, key: value if (problem_id, key) == (PROBLEM.id, value.prefix_hash) else None
+
+
+def _search_with_memo(lookup) -> tuple[OmegaPRMSearch, ToyWorld]:
+    """One binary search over a 4-step wrong rollout whose step 3 is BAD; the world finds s0..s2 correct."""
+    world = ToyWorld([GOOD] * 7 + [wrong(4, 3)])
+    search = OmegaPRMSearch(PROBLEM, "toy", OmegaPRMConfig(max_searches=1), lookup)
+    run = omegaprm_batches([search])
+    try:
+        batch = next(run)
+        while True:
+            batch = run.send(world(batch))
+    except StopIteration:
+        return search, world
+
+
+def test_a_memo_hit_reuses_its_stored_verdict() -> None:
+    """Review of the sequential estimation: a memoised prefix is judged by the verdict stored with it (1 of 2
+    judged "error" on its own path), not by a verdict forced on its small counts; and it is not sampled."""
+    memo_prefix = "s0\n\ns1\n\n"  # the binary search's first probe (mid = 2 of 4)
+    search, world = _search_with_memo(_memo_on(memo_prefix, 1, 2, verdict="error"))
+    (path,) = search.result().paths
+    assert path.first_error == 1  # hi moved to the memoised prefix, then s0 was found correct
+    assert memo_prefix not in [r.prefix for r in world.requests]
+    assert search.stats.memo_hits == 1
+
+
+def test_a_stored_value_without_a_verdict_is_never_forced() -> None:
+    """A stored value with no verdict (mc-mode estimates, older builds) whose counts the sequential test cannot
+    decide (1 of 3) is estimated afresh, as a prefix without a memo would be: never forced to a verdict."""
+    memo_prefix = "s0\n\ns1\n\n"
+    search, world = _search_with_memo(_memo_on(memo_prefix, 1, 3))
+    (path,) = search.result().paths
+    assert path.first_error == 3 and memo_prefix in [r.prefix for r in world.requests]
+    assert search.stats.memo_hits == 0
+    decided, _ = _search_with_memo(_memo_on(memo_prefix, 3, 3))  # decisive counts are used as they are
+    assert decided.stats.memo_hits == 1 and decided.result().paths[0].first_error == 3
+
+
+def test_sampled_prefix_values_carry_the_verdict_a_test_made() -> None:
+    search, _ = _search_with_memo(None)
+    verdicts = {v.prefix_hash: v.verdict for v in search.result().prefix_values}
+    assert verdicts[prefix_hash("", "toy")] is None  # screening: no test
+    assert verdicts[prefix_hash("s0\n\ns1\n\n", "toy")] == "correct"
+
+
 def test_many_problems_advance_together_and_match_solo_runs() -> None:
     problems = make_problems(12, seed=7, p_min=0.05, p_max=0.3)
     config = OmegaPRMConfig(max_estimates=30)
