@@ -150,7 +150,8 @@ def main(argv=None) -> dict:
     from prefsynth import progress
     from prefsynth.flows import judging, preference
     from prefsynth.storage.catalog import open_waiting
-    from prefsynth.flows.config import PreferenceBuildConfig, load_config
+    from prefsynth.config.load import load_config
+    from prefsynth.config.preference import PreferenceBuildConfig
     import_s = time.perf_counter() - t_import
 
     runs = []

@@ -22,7 +22,7 @@ from rich.console import Console  # noqa: E402
 from .. import progress  # noqa: E402
 from ..storage.catalog import Catalog, CatalogError, open_waiting  # noqa: E402
 from ..storage.inputs import InputError  # noqa: E402
-from ..flows.config import ConfigError  # noqa: E402
+from ..config.load import ConfigError  # noqa: E402
 
 app = typer.Typer(
     help="prefsynth — synthesize LLM preference datasets, stored as versioned datasets in a DuckDB catalog.",

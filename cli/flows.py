@@ -16,7 +16,8 @@ import typer
 from .app import (CatalogOpt, JsonOpt, QuietOpt, RayAddressOpt, RunnerName, RunnerOpt, WaitOpt, app, out,
                        run_flow_command)
 from .print import print_stats, print_stepwise_summary, print_summary
-from ..flows.config import PreferenceBuildConfig, load_config
+from ..config.load import load_config
+from ..config.preference import PreferenceBuildConfig
 
 
 class OnError(str, Enum):
@@ -61,7 +62,7 @@ def label_steps(
     ray_address: Optional[str] = RayAddressOpt,
 ) -> None:
     """Label reasoning steps for process reward models (OmegaPRM or Math-Shepherd) into a stepwise version."""
-    from ..flows.process_config import load_process_config
+    from ..config.process import load_process_config
     from ..flows.process_labels import process_labels, read_problems
 
     def load():
@@ -80,7 +81,7 @@ def rationalize(
     quiet: bool = QuietOpt,
 ) -> None:
     """Self-rationalization: sample K judgments per item, pair right with wrong rationales (a rationale version)."""
-    from ..flows.rationale_config import load_rationale_config
+    from ..config.rationale import load_rationale_config
     from ..flows.rationalize import rationalize as rationalize_flow
     from ..flows.rationalize import read_inputs
 

@@ -8,7 +8,8 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from .config import ConfigError, JudgeEvalConfig, JuryFields, PreferenceBuildConfig, load_config
+from ..config.load import ConfigError, load_config
+from ..config.preference import JudgeEvalConfig, JuryFields, PreferenceBuildConfig
 
 
 def load_eval_config(path: Path | str) -> JuryFields:

@@ -22,7 +22,7 @@ from ..storage.judgment_files import read_gold
 from ..storage.records import imported_judges
 from ..tasks.judge.evaluation import GoldItem, evaluate_group, gold_longer_wins
 from ..runtime.calls import CallRunner
-from .config import JuryFields
+from ..config.preference import JuryFields
 from .eval_fit import calibration
 from .judging import JuryResult, judge_given_pairs, juror_name
 

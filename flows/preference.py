@@ -24,7 +24,7 @@ from ..runtime.budget import RunLimits
 from .artifacts import publish_version_artifacts
 from ..runtime.calls import CallRunner
 from ..runtime.overlap import map_groups, workers_for
-from .config import PreferenceBuildConfig
+from ..config.preference import PreferenceBuildConfig
 from .incremental import plan_incremental
 from .judging import JuryResult, jury_stats, merge_juries, run_jury
 

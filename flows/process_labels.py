@@ -29,7 +29,7 @@ from ..runtime.budget import RunLimits
 from .artifacts import publish_version_artifacts
 from ..runtime.calls import CallRunner
 from .preference import DEFAULT_CATALOG, summary
-from .process_config import ProcessLabelsConfig
+from ..config.process import ProcessLabelsConfig
 
 
 def read_problems(config: ProcessLabelsConfig) -> list[Problem]:

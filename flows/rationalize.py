@@ -35,7 +35,7 @@ from .artifacts import publish_version_artifacts
 from ..runtime.budget import RunLimits
 from ..runtime.calls import CallRunner
 from .preference import DEFAULT_CATALOG, summary
-from .rationale_config import RationalizeConfig
+from ..config.rationale import RationalizeConfig
 
 
 def read_inputs(config: RationalizeConfig) -> list[RationaleInput]:

@@ -6,7 +6,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from prefsynth.flows.config import ConfigError, PreferenceBuildConfig, load_config
+from prefsynth.config.load import ConfigError, load_config
+from prefsynth.config.preference import PreferenceBuildConfig
 from prefsynth.storage.inputs import InputError, load_prompts
 
 
@@ -123,7 +124,7 @@ def test_prefect_yaml_parameters_are_the_flow_config():
 
     root = Path(__file__).resolve().parents[1]
     spec = yaml.safe_load((root / "prefect.yaml").read_text())
-    from prefsynth.flows.process_config import ProcessLabelsConfig
+    from prefsynth.config.process import ProcessLabelsConfig
 
     models = {"prefsynth.flows.preference:preference_build": (PreferenceBuildConfig, "prompts"),
               "prefsynth.flows.process_labels:process_labels": (ProcessLabelsConfig, "problems")}

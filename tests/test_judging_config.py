@@ -2,7 +2,8 @@
 
 import pytest
 
-from prefsynth.flows.config import ConfigError, JudgeEvalConfig, PreferenceBuildConfig, load_config
+from prefsynth.config.load import ConfigError, load_config
+from prefsynth.config.preference import JudgeEvalConfig, PreferenceBuildConfig
 from prefsynth.schemas.judges import JudgeConfig, PointwiseJudgeConfig
 
 BASE = """name: t

@@ -5,7 +5,8 @@ import math
 
 import pytest
 
-from prefsynth.flows.config import JudgeEvalConfig, load_config
+from prefsynth.config.load import load_config
+from prefsynth.config.preference import JudgeEvalConfig
 from prefsynth.schemas.aggregation import FittedAggregation
 from prefsynth.schemas.preference import FilterDecision, Judgment, Prompt, Sample
 from prefsynth.schemas.stages import ConfidenceFilter, StrengthFilter

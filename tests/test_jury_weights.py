@@ -3,7 +3,8 @@ abstention (a tie, a parse error, a reward model's |score difference| below its 
 
 import pytest
 
-from prefsynth.flows.config import ConfigError, JudgeEvalConfig, load_config
+from prefsynth.config.load import ConfigError, load_config
+from prefsynth.config.preference import JudgeEvalConfig
 from prefsynth.flows.judging import jury_of
 from prefsynth.schemas.preference import Judgment, Sample
 from prefsynth.tasks.judge.jury import Jury, JurorSpec, aggregate, juror_votes

@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 
 from prefsynth import progress
 from prefsynth.cli.main import app
-from prefsynth.flows.config import PreferenceBuildConfig, load_config
+from prefsynth.config.load import load_config
+from prefsynth.config.preference import PreferenceBuildConfig
 from prefsynth.flows.preference import preference_build
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

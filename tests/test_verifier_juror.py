@@ -6,7 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from prefsynth.flows.config import ConfigError, PreferenceBuildConfig, load_config
+from prefsynth.config.load import ConfigError, load_config
+from prefsynth.config.preference import PreferenceBuildConfig
 from prefsynth.flows.judging import jury_of
 from prefsynth.schemas.preference import Judgment, Prompt, Sample
 from prefsynth.schemas.verifier import VerifierJudgeConfig
@@ -148,7 +149,7 @@ def test_a_verifier_needs_prompts_with_a_reference_field(tmp_path):
             "jury:\n  - engine: e\n  - kind: verifier\n    weight: 2\n")
     (tmp_path / "bad.yaml").write_text(text.format(ref=""))
     with pytest.raises(ConfigError, match="reference_field"):
-        load_config(tmp_path / "bad.yaml")
+        load_config(tmp_path / "bad.yaml", PreferenceBuildConfig)
     (tmp_path / "good.yaml").write_text(text.format(ref="  reference_field: answer\n"))
     cfg = load_config(tmp_path / "good.yaml", PreferenceBuildConfig)
     assert [j.kind for j in cfg.jurors] == ["pairwise", "verifier"] and cfg.jurors[1].score_range == (0.0, 1.0)

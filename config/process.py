@@ -1,24 +1,21 @@
-"""The config model of `prefsynth label-steps` (one validated model per flow, like flows/config.py)."""
+"""The config model of `prefsynth label-steps` (on the flow config base, config/base.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field
 
-from ..schemas.engine import EngineConfig
 from ..schemas.process import MathShepherdConfig, OmegaPRMConfig
-from ..runtime.budget import LimitFields
-from .config import DATASET_NAME, load_config
-
-_FORBID = ConfigDict(extra="forbid")
+from .base import BuildConfig, Section
+from .load import load_config
 
 
-class ProblemsConfig(BaseModel):
+class ProblemsConfig(Section):
     """Where problems come from: a question and a gold final answer per row."""
 
-    model_config = _FORBID
     path: str = Field(..., description="JSONL, CSV or Parquet file (relative paths: from the config file)")
     format: Literal["auto", "jsonl", "csv", "parquet"] = Field("auto", description="File format; auto = by suffix")
     question_field: str = Field("question", description="Column holding the question")
@@ -29,10 +26,9 @@ class ProblemsConfig(BaseModel):
     limit: int | None = Field(None, ge=1, description="Use only the first N problems")
 
 
-class RolloutPolicyConfig(BaseModel):
+class RolloutPolicyConfig(Section):
     """The policy that writes solutions and continues prefixes (raw text continuation)."""
 
-    model_config = _FORBID
     engine: str = Field(..., description="Name of an entry under `engines`")
     temperature: float = Field(0.7, ge=0.0, le=2.0, description="Sampling temperature of solutions and rollouts")
     top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling mass")
@@ -40,14 +36,10 @@ class RolloutPolicyConfig(BaseModel):
     seed: int = Field(0, description="Base seed; each (problem, prefix) derives its own")
 
 
-class ProcessLabelsConfig(LimitFields):
+class ProcessLabelsConfig(BuildConfig):
     """`prefsynth label-steps`: problems → solutions → steps → OmegaPRM or Math-Shepherd → step labels → version."""
 
-    model_config = _FORBID
-    name: str = Field(..., pattern=DATASET_NAME, description="Dataset name; each run adds a version")
-    catalog: str | None = Field(None, description="DuckDB catalog file (default ./prefsynth.duckdb; --catalog wins)")
     problems: ProblemsConfig
-    engines: dict[str, EngineConfig] = Field(..., min_length=1, description="Named engines")
     policy: RolloutPolicyConfig
     method: Literal["omegaprm", "math_shepherd"] = Field("omegaprm", description="Labelling method")
     omegaprm: OmegaPRMConfig = Field(default_factory=OmegaPRMConfig, description="OmegaPRM search settings")
@@ -61,13 +53,9 @@ class ProcessLabelsConfig(LimitFields):
         description="Use MC values other builds stored in the catalog instead of sampling those prefixes again "
         "(cheaper; OmegaPRM's search then depends on what the catalog already knows)",
     )
-    batch_size: int = Field(32, ge=1, le=100_000, description="Requests per engine task")
 
-    @model_validator(mode="after")
-    def _engine_exists(self) -> ProcessLabelsConfig:
-        if self.policy.engine not in self.engines:
-            raise ValueError(f"policy.engine: no engine named {self.policy.engine!r} (engines: {', '.join(self.engines)})")
-        return self
+    def engine_refs(self) -> Iterator[tuple[str, str]]:
+        yield "policy.engine", self.policy.engine
 
 
 def load_process_config(path: str | Path) -> ProcessLabelsConfig:

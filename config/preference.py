@@ -1,32 +1,25 @@
-"""One validated config model per flow, loaded from YAML; errors name the file, line and field."""
+"""The config models of `prefsynth build` (`PreferenceBuildConfig`) and `prefsynth eval-judge`
+(`JudgeEvalConfig`), which share the judge or jury and the filters (`JuryFields`). Loaded with
+config/load.py:load_config."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from ..schemas.aggregation import AGGREGATION_KINDS, AggregationConfig, MajorityAggregation
+from ..schemas.aggregation import AggregationConfig, MajorityAggregation
 from ..schemas.engine import EngineConfig
-from ..schemas.judges import JUROR_KINDS, JurorConfig, PairingConfig, with_default_kind
-from ..schemas.stages import FILTER_KINDS, DedupeConfig, DropTiesFilter, FilterConfig, PolicySpec, PositionSwapFilter
-from ..runtime.budget import LimitFields
-
-_FORBID = ConfigDict(extra="forbid")
-DATASET_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+from ..schemas.judges import JurorConfig, PairingConfig, with_default_kind
+from ..schemas.stages import DedupeConfig, DropTiesFilter, FilterConfig, PolicySpec, PositionSwapFilter
+from .base import BuildConfig, FlowConfig, Section
 
 
-class ConfigError(ValueError):
-    """A config that does not validate; the message lists FILE:LINE: field 'a.b': problem, one per line."""
-
-
-class PromptsConfig(BaseModel):
+class PromptsConfig(Section):
     """Where prompts come from. `field` holds a string or a list of chat messages ({role, content})."""
 
-    model_config = _FORBID
     path: str = Field(..., description="JSONL, CSV or Parquet file (relative paths: from the config file)")
     format: Literal["auto", "jsonl", "csv", "parquet"] = Field("auto", description="File format; auto = by suffix")
     field: str = Field("prompt", description="Column holding the prompt text or message list")
@@ -40,19 +33,15 @@ class PromptsConfig(BaseModel):
     )
 
 
-class JuryFields(BaseModel):
-    """Engines, the judge or jury, and the filters: shared by the build and the judge evaluation."""
+class JuryFields(FlowConfig):
+    """The judge or jury, and the filters: shared by the build and the judge evaluation."""
 
-    model_config = _FORBID
-    catalog: str | None = Field(None, description="DuckDB catalog file (default ./prefsynth.duckdb; --catalog wins)")
-    engines: dict[str, EngineConfig] = Field(default_factory=dict, description="Named engines used by policies and judges")
     judge: JurorConfig | None = Field(None, description="One judge (any protocol; `kind` defaults to pairwise)")
     jury: list[JurorConfig] | None = Field(None, min_length=1, description="Several judges whose votes are aggregated")
     filters: list[FilterConfig] = Field(
         default_factory=lambda: [PositionSwapFilter(), DropTiesFilter()],
         description="Pair filters in the order they apply; a bare name is accepted (e.g. `- drop_ties`)",
     )
-    batch_size: int = Field(32, ge=1, le=100_000, description="Requests per engine task")
     aggregation: AggregationConfig = Field(
         default_factory=MajorityAggregation,
         description="How the jurors' votes become a label and a confidence: majority (default), dawid_skene, or "
@@ -85,17 +74,24 @@ class JuryFields(BaseModel):
     def jurors(self) -> list:
         return list(self.jury) if self.jury else [self.judge]
 
+    def _juror_paths(self) -> Iterator[tuple[str, Any]]:
+        """(field path, juror): `judge`, or `jury.0`, `jury.1`, …"""
+        if self.judge is not None:
+            yield "judge", self.judge
+        for i, juror in enumerate(self.jury or []):
+            yield f"jury.{i}", juror
+
+    def engine_refs(self) -> Iterator[tuple[str, str]]:
+        for at, juror in self._juror_paths():
+            if getattr(juror, "engine", None) is not None:  # imported judges and verifiers use no engine
+                yield f"{at}.engine", juror.engine
+
     @model_validator(mode="after")
     def _jurors_valid(self) -> JuryFields:
         if (self.judge is None) == (self.jury is None):
             raise ValueError("give either `judge` (one judge) or `jury` (a list of judges)")
-        where = "judge" if self.judge is not None else "jury"
         seen: dict[str, str] = {}
-        for i, juror in enumerate(self.jurors):
-            at = where if self.judge is not None else f"jury.{i}"
-            engine = getattr(juror, "engine", None)
-            if engine is not None and engine not in self.engines:
-                raise ValueError(f"{at}.engine: no engine named {engine!r} (engines: {', '.join(self.engines) or 'none'})")
+        for at, juror in self._juror_paths():
             key = juror_identity(juror, self.engines)
             if key in seen:
                 raise ValueError(f"{at}: the same judge as {seen[key]} (change its seed or temperature)")
@@ -112,10 +108,9 @@ def juror_identity(juror: Any, engines: dict[str, EngineConfig]) -> str:
     return json.dumps([data, resolved], sort_keys=True)
 
 
-class PreferenceBuildConfig(JuryFields, LimitFields):
+class PreferenceBuildConfig(JuryFields, BuildConfig):
     """`prefsynth build`: prompts → samples → judgments (judge or jury) → pairs → filters → version."""
 
-    name: str = Field(..., pattern=DATASET_NAME, description="Dataset name; each build adds a version")
     prompts: PromptsConfig
     policies: list[PolicySpec] = Field(..., min_length=1, description="Policy models to sample from (or imported responses)")
     pairing: PairingConfig = Field(default_factory=PairingConfig)
@@ -133,11 +128,12 @@ class PreferenceBuildConfig(JuryFields, LimitFields):
             return [{**v, "kind": "sample"} if isinstance(v, dict) and "kind" not in v else v for v in value]
         return value
 
+    def engine_refs(self) -> Iterator[tuple[str, str]]:
+        yield from super().engine_refs()
+        yield from ((f"policies.{i}.engine", p.engine) for i, p in enumerate(self.policies) if p.kind == "sample")
+
     @model_validator(mode="after")
-    def _engines_exist(self) -> PreferenceBuildConfig:
-        for i, p in enumerate(self.policies):
-            if p.kind == "sample" and p.engine not in self.engines:
-                raise ValueError(f"policies.{i}.engine: no engine named {p.engine!r} (engines: {', '.join(self.engines) or 'none'})")
+    def _jurors_fit_the_build(self) -> PreferenceBuildConfig:
         if self.pairing.strategy != "all_pairs" and not any(j.kind == "pointwise" for j in self.jurors):
             raise ValueError(f"pairing.strategy {self.pairing.strategy!r} ranks samples by pointwise scores: "
                              "add a juror of kind pointwise")
@@ -158,78 +154,3 @@ class PreferenceBuildConfig(JuryFields, LimitFields):
 
 class JudgeEvalConfig(JuryFields):
     """`prefsynth eval-judge`: the judge or jury (and filters) to measure against gold labels."""
-
-
-def load_config(path: str | Path, model: type[BaseModel] = PreferenceBuildConfig) -> BaseModel:
-    """Read and validate a YAML config; relative input paths are resolved against the config's folder."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
-    try:
-        config = model.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(_describe(path, text, exc)) from None
-    return _resolve_paths(config, path.parent)
-
-
-def _resolve_paths(config: BaseModel, base: Path) -> BaseModel:
-    """Input files (`prompts.path`, `problems.path`, `items.path`, …) and engines' `model_path` are relative to
-    the config file, whichever flow the config is for."""
-    for name in type(config).model_fields:
-        value = getattr(config, name)
-        if isinstance(value, BaseModel) and isinstance(getattr(value, "path", None), str):
-            value.path = str((base / value.path).resolve())
-    for engine in (getattr(config, "engines", None) or {}).values():
-        if getattr(engine, "model_path", None):
-            engine.model_path = str((base / engine.model_path).resolve())
-    return config
-
-
-def _describe(path: Path, text: str, exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors():
-        loc = [p for p in err["loc"] if not (isinstance(p, str) and p in _UNION_TAGS)]
-        field = ".".join(str(p) for p in loc) or "(top level)"
-        line = _line_of(text, loc)
-        where = f"{path}:{line}" if line else str(path)
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key"
-        lines.append(f"{where}: field '{field}': {msg}")
-    return "\n".join(lines)
-
-
-_UNION_TAGS = {"llama_cpp", "openai", "dry_run", "sample", *JUROR_KINDS, *FILTER_KINDS, *AGGREGATION_KINDS}
-
-
-def _line_of(text: str, loc: list) -> int | None:
-    """1-based line of the YAML node at `loc` (the deepest one that exists)."""
-    try:
-        node = yaml.compose(text)
-    except yaml.YAMLError:
-        return None
-    best = node.start_mark.line + 1 if node else None
-    for part in loc:
-        node = _child(node, part)
-        if node is None:
-            break
-        best = node.start_mark.line + 1
-    return best
-
-
-def _child(node, part):
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            if key.value == str(part):
-                return value
-        return None
-    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-        return node.value[part]
-    return None

@@ -2,42 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from ..schemas.engine import EngineConfig
 from ..schemas.judges import JudgeConfig
-from ..runtime.budget import LimitFields
-from .config import DATASET_NAME, load_config
-
-_FORBID = ConfigDict(extra="forbid")
+from .base import BuildConfig, Section
+from .load import load_config
 
 
-class ItemsConfig(BaseModel):
+class ItemsConfig(Section):
     """Comparisons to judge: JSONL/CSV/Parquet with prompt, response_a, response_b, optional label
     (A>B | B>A, the `eval-judge` gold format) and optional gold_answer (math items: verified outcomes)."""
 
-    model_config = _FORBID
     path: str = Field(..., description="Items file (relative paths: from the config file)")
     format: Literal["auto", "jsonl", "csv", "parquet"] = Field("auto", description="File format; auto = by suffix")
     limit: int | None = Field(None, ge=1, description="Use only the first N items")
 
 
-class RationalizeConfig(LimitFields):
+class RationalizeConfig(BuildConfig):
     """`prefsynth rationalize`: items → K sampled judgments each → right/wrong by reference → rationale pairs
     (+ an SFT set of agreed judgments) → a `rationale` version. Point `judge.engine` at the judge trained on the
     previous iteration's data to iterate; each version records its judge and parent.
 
-    The same limits as every build (`LimitFields`: `budget`, `max_error_rate`, `batches_in_flight`): reaching a
+    The same limits as every build (`BuildConfig`: `budget`, `max_error_rate`, `batches_in_flight`): reaching a
     budget, or more failed calls than `max_error_rate`, stops the run without a version."""
 
-    model_config = _FORBID
-    name: str = Field(..., pattern=DATASET_NAME, description="Dataset name; each run adds a version")
-    catalog: str | None = Field(None, description="DuckDB catalog file (default ./prefsynth.duckdb; --catalog wins)")
     items: ItemsConfig
-    engines: dict[str, EngineConfig] = Field(..., min_length=1, description="Named engines")
     judge: JudgeConfig = Field(..., description="The judge being trained; sample it at temperature > 0")
     k: int = Field(4, ge=2, le=64, description="Judgments sampled per item (one request with n=k)")
     reference: Literal["auto", "gold", "verifier", "consensus"] = Field(
@@ -55,12 +48,12 @@ class RationalizeConfig(LimitFields):
     )
     max_pairs_per_item: int = Field(2, ge=1, le=64, description="Rationale pairs kept per item (most informative)")
     answer_timeout_s: float = Field(5.0, gt=0, description="Hard timeout of one math-verify check (verifier)")
-    batch_size: int = Field(32, ge=1, le=100_000, description="Requests per engine task")
+
+    def engine_refs(self) -> Iterator[tuple[str, str]]:
+        yield "judge.engine", self.judge.engine
 
     @model_validator(mode="after")
     def _judge_samples(self) -> RationalizeConfig:
-        if self.judge.engine not in self.engines:
-            raise ValueError(f"judge.engine: no engine named {self.judge.engine!r} (engines: {', '.join(self.engines)})")
         if self.judge.temperature <= 0:
             raise ValueError("judge.temperature: must be > 0 — k greedy judgments would all be the same")
         return self
