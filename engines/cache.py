@@ -21,20 +21,6 @@ class CallStore(Protocol):
         ...
 
 
-class MemoryCallStore:
-    """A dict-backed store for tests and one-off scripts."""
-
-    def __init__(self) -> None:
-        self.rows: dict[str, GenResult] = {}
-
-    def get_calls(self, keys: list[str]) -> dict[str, GenResult]:
-        return {k: self.rows[k] for k in keys if k in self.rows}
-
-    def put_calls(self, rows: list[tuple[str, str, GenRequest, GenResult]]) -> None:
-        for key, _engine, _req, result in rows:
-            self.rows[key] = result
-
-
 @dataclass
 class CachePlan:
     """Which requests of a batch are answered by the cache and which must go to the engine.

@@ -6,8 +6,6 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .judges import JudgeConfig  # noqa: F401  (re-exported: the pairwise judge's config lived here)
-
 _FORBID = ConfigDict(extra="forbid")
 
 

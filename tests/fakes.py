@@ -1,4 +1,5 @@
-"""A scripted engine for tests: replies come from a function of the request; every request is recorded."""
+"""Test doubles: a scripted engine (replies come from a function of the request; every request is recorded) and
+an in-memory call store."""
 
 from __future__ import annotations
 
@@ -8,6 +9,20 @@ from typing import Callable
 from prefsynth.schemas.engine import Completion, GenRequest, GenResult
 
 Reply = Callable[[GenRequest, int], "str | Exception"]
+
+
+class MemoryCallStore:
+    """A dict-backed `engines.cache.CallStore`, for tests that need a call cache without a catalog."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, GenResult] = {}
+
+    def get_calls(self, keys: list[str]) -> dict[str, GenResult]:
+        return {k: self.rows[k] for k in keys if k in self.rows}
+
+    def put_calls(self, rows: list[tuple[str, str, GenRequest, GenResult]]) -> None:
+        for key, _engine, _req, result in rows:
+            self.rows[key] = result
 
 
 class ScriptedEngine:

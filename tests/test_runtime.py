@@ -12,11 +12,12 @@ import threading
 import pytest
 from typer.testing import CliRunner
 
-from prefsynth.engines.cache import CallCache, MemoryCallStore
+from prefsynth.engines.cache import CallCache
 from prefsynth.engines.scheduler import Scheduler, TokenBucket
 from prefsynth.cli.main import app
 from prefsynth.runtime.calls import CallRunner
 from prefsynth.schemas.engine import GenRequest, OpenAIEngineConfig
+from tests.fakes import MemoryCallStore
 from tests.latency_server import LatencyServer
 
 LIMIT = 6
