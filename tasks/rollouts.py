@@ -7,6 +7,8 @@ Raw text continuation (not chat) so that any prefix of a solution can be continu
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -79,3 +81,33 @@ def to_rollouts(result: GenResult, gold: str, checker: Checker) -> list[Rollout]
         correct = checked.status == "correct"
         rollouts.append(Rollout(c.text, correct, c.completion_tokens, checked.final_answer, checked.status))
     return rollouts
+
+
+class Runner(Protocol):
+    """What a rollout source needs of the build's call runner (runtime/calls.py `CallRunner`)."""
+
+    def run(self, engine_key: str, requests: list[GenRequest], stage: str) -> list[GenResult]: ...
+
+
+class RolloutSource:
+    """The rollout function the searches call: `RolloutRequest`s → one engine call (through the call cache) →
+    checked `Rollout`s, one list per request, in order.
+
+    Callable from several threads at once (groups of problems that run at the same time): the runner is, and
+    answer checks take turns, as the checker has one math-verify worker."""
+
+    def __init__(self, policy: RolloutPolicy, engine_key: str, problems: Sequence[Problem], runner: Runner,
+                 checker: Checker):
+        self.policy, self.engine_key, self.runner = policy, engine_key, runner
+        self.problems = {p.id: p for p in problems}
+        self._checker, self._checking = checker, threading.Lock()
+
+    def __call__(self, requests: list[RolloutRequest]) -> list[list[Rollout]]:
+        gen = [rollout_request(self.policy, self.problems[r.problem_id], r) for r in requests]
+        results = self.runner.run(self.engine_key, gen, stage="rollouts")  # one progress bar for every round
+        return [to_rollouts(res, self.problems[r.problem_id].gold_answer, self)
+                for r, res in zip(requests, results, strict=True)]
+
+    def check(self, solution_text: str, gold: str) -> AnswerCheck:
+        with self._checking:
+            return self._checker.check(solution_text, gold)

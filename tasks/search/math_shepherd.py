@@ -18,7 +18,7 @@ identical (problem, prefix) pairs are asked once and prefixes known to the memo 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ...schemas.process import (
@@ -135,20 +135,10 @@ class MathShepherdBatch:
         return self._known.get((solution.problem_id, solution.text[: step.end]))
 
 
-def math_shepherd_batches(
-    solutions: Sequence[Solution], completer: str, config: MathShepherdConfig | None = None,
-    lookup: PrefixLookup | None = None, steps: Mapping[str, Sequence[Step]] | None = None,
-) -> Generator[list[RolloutRequest], list[list[Rollout]], MathShepherdResult]:
-    """The same batched request/response protocol as OmegaPRM's; Math-Shepherd needs a single round."""
-    batch = MathShepherdBatch(solutions, completer, config, lookup, steps)
-    answers = (yield batch.requests) if batch.requests else []
-    return batch.receive(answers)
-
-
 def run_math_shepherd(solutions: Sequence[Solution], rollout_fn: RolloutBatchFn,
                       config: MathShepherdConfig | None = None, *, completer: str = "policy",
                       lookup: PrefixLookup | None = None,
                       steps: Mapping[str, Sequence[Step]] | None = None) -> MathShepherdResult:
-    """Synchronous driver: one `rollout_fn` call with every prefix that needs completions."""
+    """The driver: one `rollout_fn` call with every prefix that needs completions (none when all are known)."""
     batch = MathShepherdBatch(solutions, completer, config, lookup, steps)
     return batch.receive(rollout_fn(batch.requests) if batch.requests else [])

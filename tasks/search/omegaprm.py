@@ -38,7 +38,8 @@ selected solution is never re-queued, probes are built on the known-correct pref
 estimated once.
 
 Batching: an `OmegaPRMSearch` is a state machine whose `request` is the one `RolloutRequest` it waits on;
-`omegaprm_batches` advances many of them together so one engine call carries one request per problem.
+`run_omegaprm` (the one driver) advances many of them together so one engine call carries one request per
+problem.
 """
 
 from __future__ import annotations
@@ -56,8 +57,7 @@ from ..steps import completion_steps, steps_from_texts
 from .estimate import Verdict, mc_verdict, predicted_value, sprt_verdict
 from .omegaprm_tree import Candidate, Node, SearchedPath, ancestors, path_labels, worst_case_probes
 
-__all__ = ["OmegaPRMResult", "OmegaPRMSearch", "SearchStats", "SearchedPath", "omegaprm_batches", "run_omegaprm",
-           "start_searches"]
+__all__ = ["OmegaPRMResult", "OmegaPRMSearch", "SearchStats", "SearchedPath", "run_omegaprm"]
 
 RolloutBatchFn = Callable[[list[RolloutRequest]], list[list[Rollout]]]
 StopReason = Literal["all_correct", "all_wrong", "pool_empty", "max_searches", "budget", "screening_failed"]
@@ -314,34 +314,18 @@ class OmegaPRMSearch:
         return Solution.create(self.problem.id, self.model, text, rollout.final_answer, status)
 
 
-def start_searches(problems: Sequence[Problem], model: str, config: OmegaPRMConfig | None = None,
-                   lookup: PrefixLookup | None = None) -> list[OmegaPRMSearch]:
-    return [OmegaPRMSearch(p, model, config, lookup) for p in problems]
+def run_omegaprm(problems: Sequence[Problem], rollout_fn: RolloutBatchFn, config: OmegaPRMConfig | None = None,
+                 *, model: str = "policy", lookup: PrefixLookup | None = None) -> list[OmegaPRMResult]:
+    """The driver: the searches of `problems` advance in lockstep rounds, one `rollout_fn` call per round
+    carrying the pending request of every unfinished search (one per problem). Results in problem order.
 
-
-def omegaprm_batches(
-    searches: Sequence[OmegaPRMSearch],
-) -> Generator[list[RolloutRequest], list[list[Rollout]], list[OmegaPRMResult]]:
-    """Advance many searches in lockstep. Each yielded batch holds the pending request of every unfinished
-    search; send back one list of rollouts per request, in order. Returns the results in input order."""
-    while True:
-        active = [s for s in searches if not s.done]
-        if not active:
-            return [s.result() for s in searches]
-        answers = yield [s.request for s in active]
+    A problem's search depends only on its own rollouts, so running problems in separate calls (groups that
+    run at the same time, flows/process_labels.py) gives each the same result."""
+    searches = [OmegaPRMSearch(p, model, config, lookup) for p in problems]
+    while active := [s for s in searches if not s.done]:
+        answers = rollout_fn([s.request for s in active])
         if len(answers) != len(active):
             raise ValueError(f"{len(active)} requests were answered with {len(answers)} results")
         for search, rollouts in zip(active, answers, strict=True):
             search.send(rollouts)
-
-
-def run_omegaprm(problems: Sequence[Problem], rollout_fn: RolloutBatchFn, config: OmegaPRMConfig | None = None,
-                 *, model: str = "policy", lookup: PrefixLookup | None = None) -> list[OmegaPRMResult]:
-    """Synchronous driver: one `rollout_fn` call per round, carrying every problem's pending request."""
-    batches = omegaprm_batches(start_searches(problems, model, config, lookup))
-    try:
-        requests = next(batches)
-        while True:
-            requests = batches.send(rollout_fn(requests))
-    except StopIteration as finished:
-        return finished.value
+    return [s.result() for s in searches]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from prefsynth.schemas.process import MathShepherdConfig, PrefixValue, Rollout, RolloutRequest, Solution, prefix_hash
-from prefsynth.tasks.search.math_shepherd import MathShepherdBatch, math_shepherd_batches, run_math_shepherd
+from prefsynth.tasks.search.math_shepherd import MathShepherdBatch, run_math_shepherd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from sim_policy import SimPolicy, make_problems
@@ -68,14 +68,6 @@ def test_failed_requests_leave_steps_unlabelled() -> None:
     (labelled,) = batch.receive(answers).labelled
     assert labelled.missing == (1,)
     assert labelled.labels[1].step_index == 2 and labelled.labels[1].parent_mc is None
-
-
-def test_generator_protocol_is_one_round() -> None:
-    rounds = math_shepherd_batches([solution()], "policy", MathShepherdConfig(n=4))
-    requests = next(rounds)
-    with pytest.raises(StopIteration) as finished:
-        rounds.send(scripted(requests))
-    assert finished.value.value.labelled[0].first_error == 2
 
 
 def test_answer_count_must_match_request_count() -> None:

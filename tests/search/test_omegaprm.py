@@ -12,7 +12,7 @@ import pytest
 from prefsynth.schemas.process import (
     OmegaPRMConfig, PrefixValue, Problem, Rollout, RolloutRequest, first_error_index, prefix_hash,
 )
-from prefsynth.tasks.search.omegaprm import OmegaPRMSearch, omegaprm_batches, run_omegaprm, start_searches
+from prefsynth.tasks.search.omegaprm import OmegaPRMResult, OmegaPRMSearch, run_omegaprm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from sim_policy import SimPolicy, make_problems
@@ -54,15 +54,9 @@ def wrong(n_steps: int, bad_at: int | None, n_tokens: int = 10) -> Rollout:
     return Rollout(solution_text(n_steps, bad_at), False, n_tokens)
 
 
-def one_search(world: ToyWorld, **config) -> OmegaPRMSearch:
-    search = OmegaPRMSearch(PROBLEM, "toy", OmegaPRMConfig(**config))
-    run = omegaprm_batches([search])
-    try:
-        batch = next(run)
-        while True:
-            batch = run.send(world(batch))
-    except StopIteration:
-        return search
+def one_search(world: ToyWorld, lookup=None, **config) -> OmegaPRMResult:
+    (result,) = run_omegaprm([PROBLEM], world, OmegaPRMConfig(**config), model="toy", lookup=lookup)
+    return result
 
 
 @pytest.mark.parametrize("n_steps", range(1, 10))
@@ -70,7 +64,7 @@ def test_binary_search_lands_on_first_wrong_step(n_steps: int) -> None:
     for bad_at in range(n_steps):
         world = ToyWorld([GOOD] * 7 + [wrong(n_steps, bad_at)])
         search = one_search(world, max_searches=1)
-        (path,) = search.result().paths
+        (path,) = search.paths
         assert path.status == "located" and path.first_error == bad_at
         assert first_error_index(list(path.labels)) == bad_at
         probes = [r.prefix for r in world.requests if r.prefix]
@@ -89,7 +83,7 @@ def _assert_probes_extend_correct_prefix(probes: list[str], text: str) -> None:
 
 def test_path_labels_counts_parent_mc_and_offsets() -> None:
     world = ToyWorld([GOOD] * 6 + [wrong(8, 5)] * 2)
-    (path,) = one_search(world, max_searches=1).result().paths
+    (path,) = one_search(world, max_searches=1).paths
     text = path.solution.text
     assert "".join(s.text for s in path.steps) == text
     assert all(text[s.start : s.end] == s.text for s in path.steps)
@@ -106,7 +100,7 @@ def test_each_state_rollout_pair_is_selected_at_most_once() -> None:
     # Identical wrong rollouts everywhere: the pool must dedupe them and never re-queue a selected pair.
     same_wrong = wrong(6, 3)
     world = ToyWorld([same_wrong] * 4 + [GOOD] * 4, from_good=[GOOD] * 4 + [Rollout("BAD\n\nz", False, 3)] * 4)
-    result = one_search(world, max_searches=1000, max_estimates=1000).result()
+    result = one_search(world, max_searches=1000, max_estimates=1000)
     pairs = [(p.state_prefix, p.solution.text) for p in result.paths]
     assert len(pairs) == len(set(pairs))
     assert result.stats.stop_reason == "pool_empty"
@@ -121,18 +115,18 @@ def test_selection_prefers_short_rollouts_then_confident_states() -> None:
     # Root MC = 0.5: among its wrong rollouts the shortest has the largest beta^(len/L) term.
     long_, short = wrong(4, 2, n_tokens=900), wrong(4, 1, n_tokens=50)
     world = ToyWorld([GOOD] * 4 + [long_, short, long_, long_])
-    (path,) = one_search(world, max_searches=1).result().paths
+    (path,) = one_search(world, max_searches=1).paths
     assert path.solution.text == short.text
     # A probe with MC 7/8 and a wrong rollout: Q = 0.5^(1/8) beats the root's 0.5^(1/2) plus U.
     mostly_good = [GOOD] * 7 + [Rollout("t\n\nBAD", False, 50)]
     world = ToyWorld([GOOD] * 4 + [wrong(4, 3, 50)] * 4, from_good=mostly_good)
-    first, second = one_search(world, max_searches=2).result().paths
+    first, second = one_search(world, max_searches=2).paths
     assert second.state_prefix != "" and first.solution.text.startswith(second.state_prefix)
 
 
 def test_all_correct_screening_has_nothing_to_locate() -> None:
     world = ToyWorld([GOOD] * 8)
-    result = one_search(world).result()
+    result = one_search(world)
     assert result.stats.stop_reason == "all_correct"
     assert result.stats.estimates == 1 and not result.paths
     assert len(result.screening) == 8 and all(s.correct for s in result.screening)
@@ -141,7 +135,7 @@ def test_all_correct_screening_has_nothing_to_locate() -> None:
 
 def test_all_wrong_screening_is_searched_when_asked() -> None:
     world = ToyWorld([wrong(5, 0)] + [wrong(5, 2)] * 7)
-    result = one_search(world, search_all_wrong=True).result()
+    result = one_search(world, search_all_wrong=True)
     assert result.prefix_values[0].n_correct == 0
     located = {p.solution.text: p.first_error for p in result.paths if p.state_prefix == ""}
     assert located == {solution_text(5, 0): 0, solution_text(5, 2): 2}
@@ -151,7 +145,7 @@ def test_all_wrong_screening_is_searched_when_asked() -> None:
 
 def test_rollouts_with_unknown_outcome_are_not_searched() -> None:
     timed_out = Rollout(solution_text(5, 2), False, 10, None, "timeout")
-    result = one_search(ToyWorld([GOOD] * 4 + [timed_out] * 4)).result()
+    result = one_search(ToyWorld([GOOD] * 4 + [timed_out] * 4))
     # Every known rollout is correct: the timed-out ones count neither way, so nothing is left to locate.
     assert result.paths == () and result.stats.stop_reason == "all_correct"
     assert (result.prefix_values[0].n_correct, result.prefix_values[0].n_rollouts) == (4, 4)
@@ -163,10 +157,10 @@ def test_empty_engine_answers_are_reported_not_guessed() -> None:
         def _answer(self, request: RolloutRequest) -> list[Rollout]:
             return [] if request.prefix else super()._answer(request)
 
-    result = one_search(Failing([GOOD] * 7 + [wrong(6, 4)]), max_searches=1).result()
+    result = one_search(Failing([GOOD] * 7 + [wrong(6, 4)]), max_searches=1)
     (path,) = result.paths
     assert path.status == "probe_failed" and path.first_error is None and path.labels == ()
-    screening_down = one_search(ToyWorld([])).result()
+    screening_down = one_search(ToyWorld([]))
     assert screening_down.stats.stop_reason == "screening_failed"
 
 
@@ -212,17 +206,10 @@ def _memo_on(prefix: str, n_correct: int, n_rollouts: int, verdict=None):
     return lambda problem_id, key: value if (problem_id, key) == (PROBLEM.id, value.prefix_hash) else None
 
 
-def _search_with_memo(lookup) -> tuple[OmegaPRMSearch, ToyWorld]:
+def _search_with_memo(lookup) -> tuple[OmegaPRMResult, ToyWorld]:
     """One binary search over a 4-step wrong rollout whose step 3 is BAD; the world finds s0..s2 correct."""
     world = ToyWorld([GOOD] * 7 + [wrong(4, 3)])
-    search = OmegaPRMSearch(PROBLEM, "toy", OmegaPRMConfig(max_searches=1), lookup)
-    run = omegaprm_batches([search])
-    try:
-        batch = next(run)
-        while True:
-            batch = run.send(world(batch))
-    except StopIteration:
-        return search, world
+    return one_search(world, lookup, max_searches=1), world
 
 
 def test_a_memo_hit_reuses_its_stored_verdict() -> None:
@@ -230,7 +217,7 @@ def test_a_memo_hit_reuses_its_stored_verdict() -> None:
     judged "error" on its own path), not by a verdict forced on its small counts; and it is not sampled."""
     memo_prefix = "s0\n\ns1\n\n"  # the binary search's first probe (mid = 2 of 4)
     search, world = _search_with_memo(_memo_on(memo_prefix, 1, 2, verdict="error"))
-    (path,) = search.result().paths
+    (path,) = search.paths
     assert path.first_error == 1  # hi moved to the memoised prefix, then s0 was found correct
     assert memo_prefix not in [r.prefix for r in world.requests]
     assert search.stats.memo_hits == 1
@@ -241,16 +228,16 @@ def test_a_stored_value_without_a_verdict_is_never_forced() -> None:
     decide (1 of 3) is estimated afresh, as a prefix without a memo would be: never forced to a verdict."""
     memo_prefix = "s0\n\ns1\n\n"
     search, world = _search_with_memo(_memo_on(memo_prefix, 1, 3))
-    (path,) = search.result().paths
+    (path,) = search.paths
     assert path.first_error == 3 and memo_prefix in [r.prefix for r in world.requests]
     assert search.stats.memo_hits == 0
     decided, _ = _search_with_memo(_memo_on(memo_prefix, 3, 3))  # decisive counts are used as they are
-    assert decided.stats.memo_hits == 1 and decided.result().paths[0].first_error == 3
+    assert decided.stats.memo_hits == 1 and decided.paths[0].first_error == 3
 
 
 def test_sampled_prefix_values_carry_the_verdict_a_test_made() -> None:
     search, _ = _search_with_memo(None)
-    verdicts = {v.prefix_hash: v.verdict for v in search.result().prefix_values}
+    verdicts = {v.prefix_hash: v.verdict for v in search.prefix_values}
     assert verdicts[prefix_hash("", "toy")] is None  # screening: no test
     assert verdicts[prefix_hash("s0\n\ns1\n\n", "toy")] == "correct"
 
@@ -288,7 +275,7 @@ def test_located_errors_match_ground_truth_when_estimates_are_exact() -> None:
 
 
 def test_searches_are_state_machines() -> None:
-    (search,) = start_searches([PROBLEM], "toy", OmegaPRMConfig(max_searches=1))
+    search = OmegaPRMSearch(PROBLEM, "toy", OmegaPRMConfig(max_searches=1))
     assert search.request == RolloutRequest(PROBLEM.id, "", 8)
     search.send([GOOD] * 8)
     assert search.done and search.result().stats.stop_reason == "all_correct"
