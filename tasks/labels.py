@@ -1,4 +1,5 @@
-"""Step labels as trainers want them, derived at export time from the stored raw counts.
+"""Step labels as trainers want them, derived at export time from the stored raw counts (the stepwise export
+formats, storage/formats/stepwise.py, shape them into their columns).
 
 Stored per labelled step: n_correct of n_rollouts continuations reached the gold answer, and the parent's MC.
 Derived here, by one rule (`first_error_index` at the label threshold, Math-Shepherd's "any correct" is
@@ -27,8 +28,6 @@ from dataclasses import dataclass
 
 from ..schemas.process import LabelledSolution, first_error_index
 from .search.estimate import wilson
-
-STEP_TAG = "ки"  # Math-Shepherd's step tag
 
 
 @dataclass(frozen=True)
@@ -75,21 +74,6 @@ def first_error_evidence(row: LabelledSolution, threshold: float = 0.0) -> dict:
     return {"before_lower": before_lower, "at_upper": at_upper, "separated": separated}
 
 
-def trl_stepwise(question: str, steps: list[str], labels: DerivedLabels) -> dict:
-    """TRL's stepwise-supervision format; labels are bools (TRL casts with int()), soft values separate."""
-    return {
-        "prompt": question,
-        "completions": [s.strip() for s in steps],
-        "labels": labels.hard,
-        "mc_values": labels.mc,
-        "progress": labels.progress,
-        "estimated": labels.estimated,
-        "n_rollouts": labels.n_rollouts,
-        "mc_lower": labels.mc_lower,
-        "mc_upper": labels.mc_upper,
-    }
-
-
 def truncate_after_first_error(labels: DerivedLabels) -> DerivedLabels:
     """The labels of the steps up to and including the first error (all of them when there is none)."""
     if labels.first_error is None:
@@ -97,11 +81,3 @@ def truncate_after_first_error(labels: DerivedLabels) -> DerivedLabels:
     n = labels.first_error + 1
     return DerivedLabels(labels.hard[:n], labels.mc[:n], labels.progress[:n], labels.estimated[:n],
                          labels.first_error, labels.n_rollouts[:n], labels.mc_lower[:n], labels.mc_upper[:n])
-
-
-def math_shepherd(question: str, steps: list[str], labels: DerivedLabels) -> dict:
-    """Math-Shepherd's format: `ки` after each step in `input`, replaced by `+`/`-` in `label`."""
-    body = [s.strip() for s in steps]
-    tagged = "".join(f"{s} {STEP_TAG}\n" for s in body)
-    marked = "".join(f"{s} {'+' if ok else '-'}\n" for s, ok in zip(body, labels.hard, strict=True))
-    return {"input": f"{question} {tagged}", "label": f"{question} {marked}"}

@@ -10,7 +10,7 @@ import yaml
 from typer.testing import CliRunner
 
 from prefsynth.cli.main import app
-from prefsynth.storage import hub
+from prefsynth.storage.formats import hf as hub
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 pytestmark = pytest.mark.usefixtures("prefect_harness")

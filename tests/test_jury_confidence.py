@@ -11,7 +11,7 @@ from prefsynth.schemas.aggregation import FittedAggregation
 from prefsynth.schemas.preference import FilterDecision, Judgment, Prompt, Sample
 from prefsynth.schemas.stages import ConfidenceFilter, StrengthFilter
 from prefsynth.storage.catalog import Catalog
-from prefsynth.storage.export import preference_table
+from prefsynth.storage.formats.preference import TRL_PREFERENCE
 from prefsynth.storage.versions import commit_version
 from prefsynth.tasks.filters import FilterContext, filter_pairs
 from prefsynth.tasks.judge.calibrated import aggregate_pairs
@@ -103,16 +103,17 @@ def test_confidence_is_stored_and_exported(tmp_path):
             row_ids=[pair.id], decisions=[FilterDecision(pair_id=pair.id, filter="drop_ties", keep=True)],
         )
         stored = cat.query("SELECT confidence, aggregation FROM pairs WHERE id = ?", [pair.id])
-        row = preference_table(cat, version).to_pylist()[0]
+        row = TRL_PREFERENCE.table(cat, version).to_pylist()[0]
     assert stored == [(pytest.approx(2 / 3), "majority")]
     assert row["confidence"] == pytest.approx(2 / 3) and row["aggregation"] == "majority"
 
 
-def test_a_fitted_jury_naming_a_judge_not_in_the_jury_is_an_input_error():
-    from prefsynth.flows.judging import check_fitted_judges
-    from prefsynth.storage.inputs import InputError
+def test_a_fitted_jury_naming_a_judge_not_in_the_jury_is_an_error():
+    from prefsynth.schemas.judges import ImportedJudgeConfig
+    from prefsynth.tasks.judge.panel import JuryError, seat
 
+    jurors = [ImportedJudgeConfig(kind="imported", judge=name) for name in ("S", "R1")]
     model = FittedAggregation(kind="fitted", coefficients={"S": {"agree": 1.0}, "gone": {"xy": 1.0}})
-    with pytest.raises(InputError, match="no juror named 'gone'"):
-        check_fitted_judges(model, ["S", "R1"])
-    check_fitted_judges(model.model_copy(update={"coefficients": {"S": {"agree": 1.0}}}), ["S", "R1"])
+    with pytest.raises(JuryError, match="aggregation.coefficients: no juror named 'gone'"):
+        seat(jurors, None, model)
+    seat(jurors, None, model.model_copy(update={"coefficients": {"S": {"agree": 1.0}}}))

@@ -4,7 +4,7 @@ import pytest
 
 from prefsynth.schemas.preference import FilterDecision, Judgment, Prompt, Sample
 from prefsynth.storage.catalog import Catalog
-from prefsynth.storage.export import PREFERENCE_FORMAT, preference_table
+from prefsynth.storage.formats.preference import PREFERENCE_FORMAT, TRL_PREFERENCE
 from prefsynth.storage.versions import commit_version
 from prefsynth.tasks.judge.jury import Jury, JurorSpec, aggregate
 
@@ -39,7 +39,7 @@ def test_exported_margin_is_non_negative_on_the_vote_scale(tmp_path):
             row_ids=[pair.id, legacy.id],
             decisions=[FilterDecision(pair_id=pair.id, filter="drop_ties", keep=True, reason="has a winner")],
         )
-        table = preference_table(cat, version)
+        table = TRL_PREFERENCE.table(cat, version)
     rows = table.to_pylist()
     assert rows[0]["margin"] == 0.0 and rows[0]["strength"] == pytest.approx((8 / 9 - 2) / 5)
     assert rows[0]["vote_scale"] == "juror_votes_pm2" and rows[0]["consistency"] is None

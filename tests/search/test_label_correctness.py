@@ -7,8 +7,9 @@ from prefsynth.schemas.engine import Completion, GenResult
 from prefsynth.schemas.process import (
     LabelledSolution, MathShepherdConfig, OmegaPRMConfig, Problem, Rollout, RolloutRequest, Solution, StepLabel,
 )
+from prefsynth.storage.formats.stepwise import trl_stepwise
 from prefsynth.tasks.answers import AnswerCheck, check_answer
-from prefsynth.tasks.labels import derive, trl_stepwise, truncate_after_first_error
+from prefsynth.tasks.labels import derive, truncate_after_first_error
 from prefsynth.tasks.rollouts import to_rollouts
 from prefsynth.tasks.search.math_shepherd import run_math_shepherd
 from prefsynth.tasks.search.omegaprm import run_omegaprm

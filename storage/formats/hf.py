@@ -1,4 +1,4 @@
-"""Hugging Face datasets: the Hub folder layout, `save_to_disk`, and publishing.
+"""The `hf` export layout: the Hub folder layout with a dataset card, `save_to_disk`, and publishing.
 
 The token comes from `HF_TOKEN` at publish time and is never written anywhere. Tests replace `publish_folder`.
 """
@@ -12,7 +12,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..schemas.dataset import DatasetVersion
+from ...schemas.dataset import DatasetVersion
+from .base import TableFormat
 from .card import dataset_card
 
 
@@ -20,10 +21,11 @@ class PublishError(RuntimeError):
     pass
 
 
-def write_hf_folder(table: pa.Table, version: DatasetVersion, table_format: str, out_dir: Path,
+def write_hf_folder(table: pa.Table, version: DatasetVersion, table_format: TableFormat, out_dir: Path,
                     license: str = "other") -> Path:
-    """OUT/NAME/vN/: data/train-00000-of-00001.parquet + README.md (Hub layout, `load_dataset(folder)` reads it)
-    and disk/ (`Dataset.save_to_disk`, for `load_from_disk`). Built in a temp folder, then renamed into place."""
+    """OUT/NAME/vN/: data/train-00000-of-00001.parquet (`table`, in `table_format`) + README.md (the card; Hub
+    layout, `load_dataset(folder)` reads it) and disk/ (`Dataset.save_to_disk`, for `load_from_disk`). Built in a
+    temp folder, then renamed into place."""
     try:
         import datasets
     except ImportError:  # the hf extra is optional

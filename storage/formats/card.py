@@ -1,4 +1,5 @@
-"""Dataset cards: README.md with YAML metadata (the Hub's format) stating how a version was made."""
+"""Dataset cards: README.md with YAML metadata (the Hub's format) stating how a version was made and the
+registry's table format it is written in (name and task tag)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import json
 
 import yaml
 
-from .. import __version__
-from ..schemas.dataset import DatasetVersion
+from ... import __version__
+from ...schemas.dataset import DatasetVersion
+from .base import TableFormat
 
 # What each method is, as cited in the card when the version's config used it.
 CITATIONS = {
@@ -44,11 +46,11 @@ def methods_used(version: DatasetVersion) -> list[str]:
     return found
 
 
-def dataset_card(version: DatasetVersion, table_format: str, license: str = "other") -> str:
+def dataset_card(version: DatasetVersion, table_format: TableFormat, license: str = "other") -> str:
     meta = {
         "license": license,
         "task_categories": ["text-generation"],
-        "tags": ["prefsynth", "synthetic", "dpo" if version.kind == "preference" else "process-reward-model"],
+        "tags": ["prefsynth", "synthetic", table_format.card_tag],
         "size_categories": [size_category(version.row_count)],
         "configs": [{"config_name": "default", "data_files": [{"split": "train", "path": "data/train-*"}]}],
     }
@@ -56,7 +58,7 @@ def dataset_card(version: DatasetVersion, table_format: str, license: str = "oth
     lines = [
         "---", yaml.safe_dump(meta, sort_keys=False).strip(), "---", "",
         f"# {version.name} v{version.version}", "",
-        f"A {version.kind} dataset in TRL's `{table_format}` format, built by prefsynth {__version__} "
+        f"A {version.kind} dataset in TRL's `{table_format.format}` format, built by prefsynth {__version__} "
         f"on {version.created_at:%Y-%m-%d}. {version.row_count} rows; content hash `{version.content_hash}`"
         + (f"; parent version v{version.parent_version}." if version.parent_version else "."),
         "", "## Models", "",

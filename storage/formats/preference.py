@@ -1,6 +1,6 @@
-"""Exports of dataset versions in the formats trainers consume (DESIGN.md §7).
+"""The `trl-preference` format of preference datasets (DESIGN.md §7): TRL's preference columns plus provenance.
 
-trl-preference, format version 2 (`PREFERENCE_FORMAT`, in the Parquet schema metadata): `margin` is what TRL's
+Format version 2 (`PREFERENCE_FORMAT`, in the Parquet schema metadata): `margin` is what TRL's
 `RewardTrainer` reads as its Bradley–Terry margin, so it is never negative: max(μ, 0) on 0..2, where μ is the
 jury's mean vote (−2..2) for the chosen response; null for pairs stored before the vote scale (their μ is in
 mixed units). The signed μ is `strength`; `consistency` is the rank-consistency filter's C = (τ + 1)/2;
@@ -11,13 +11,12 @@ Format 1 (before) exported the signed mean margin in each protocol's units as `m
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from ..schemas.dataset import DatasetVersion
-from .catalog import Catalog
+from ...schemas.dataset import DatasetVersion
+from ..catalog import Catalog
+from .base import MESSAGES, ExportOptions, TableFormat, format_metadata
 
 PREFERENCE_FORMAT = "trl-preference/2"
 MARGIN_SCALE = ("max(μ, 0) on 0..2: the jury's mean vote (−2..2, one vote per juror) for the chosen response, "
@@ -38,12 +37,19 @@ ORDER BY d.ord
 """
 
 
-def preference_records(catalog: Catalog, version: DatasetVersion) -> list[dict]:
-    """TRL preference rows. Conversational form (message lists) when any prompt of the version is a chat."""
+def query(catalog: Catalog, version: DatasetVersion) -> list[dict]:
+    """The version's pairs in row order, with their texts and `judges` (the names of the judges behind each)."""
     rows = catalog.query_dicts(_PREFERENCE_ROWS, [version.name, version.version])
     judges = _judges_by_id(catalog, [j for r in rows for j in json.loads(r["judgment_ids"])])
+    for r in rows:
+        r["judges"] = sorted({judges[j] for j in json.loads(r["judgment_ids"]) if j in judges})
+    return rows
+
+
+def derive(rows: list[dict], options: ExportOptions) -> list[dict]:
+    """TRL preference rows. Conversational form (message lists) when any prompt of the version is a chat."""
     conversational = any(r["prompt_messages"] for r in rows)
-    return [_trl_row(r, judges, conversational) for r in rows]
+    return [_trl_row(r, conversational) for r in rows]
 
 
 def _judges_by_id(catalog: Catalog, ids: list[str]) -> dict[str, str]:
@@ -56,8 +62,7 @@ def _judges_by_id(catalog: Catalog, ids: list[str]) -> dict[str, str]:
         catalog.con.unregister("_jids")
 
 
-def _trl_row(r: dict, judges: dict[str, str], conversational: bool) -> dict:
-    judgment_ids = json.loads(r["judgment_ids"])
+def _trl_row(r: dict, conversational: bool) -> dict:
     if conversational:
         messages = json.loads(r["prompt_messages"]) if r["prompt_messages"] else [{"role": "user", "content": r["prompt_text"]}]
         prompt, chosen, rejected = messages, _assistant(r["chosen"]), _assistant(r["rejected"])
@@ -76,7 +81,7 @@ def _trl_row(r: dict, judges: dict[str, str], conversational: bool) -> dict:
         "margin": _reward_margin(r["margin"], r["vote_scale"]),
         "strength": r["margin"],  # the jury's mean vote μ for the chosen response (signed; units: vote_scale)
         "vote_scale": r["vote_scale"],
-        "judges": sorted({judges[j] for j in judgment_ids if j in judges}),
+        "judges": r["judges"],
         "agreement": r["agreement"],
         "weight": 1.0 if r["weight"] is None else r["weight"],  # < 1 when a filter down-weighted the pair
         "consistency": r["consistency"],  # C = (τ + 1)/2 against the parent version; null when not computed
@@ -104,30 +109,12 @@ _PREFERENCE_SCHEMA_FIELDS = [
 ]
 
 
-def preference_schema(conversational: bool) -> pa.Schema:
-    message = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
-    text = message if conversational else pa.string()
+def schema(records: list[dict]) -> pa.Schema:
+    """Text columns are message lists when the records are conversational, else strings."""
+    text = MESSAGES if records and isinstance(records[0]["prompt"], list) else pa.string()
     return pa.schema([("prompt", text), ("chosen", text), ("rejected", text), *_PREFERENCE_SCHEMA_FIELDS],
-                     metadata={"prefsynth.format": PREFERENCE_FORMAT, "prefsynth.margin": MARGIN_SCALE})
+                     metadata=format_metadata(PREFERENCE_FORMAT, margin=MARGIN_SCALE))
 
 
-def preference_table(catalog: Catalog, version: DatasetVersion) -> pa.Table:
-    """The version's rows in TRL's preference format (conversational when any exported prompt is a chat)."""
-    records = preference_records(catalog, version)
-    conversational = bool(records) and isinstance(records[0]["prompt"], list)
-    return pa.Table.from_pylist(records, schema=preference_schema(conversational))
-
-
-def write_export(table: pa.Table, version: DatasetVersion, out_dir: Path, manifest: dict) -> Path:
-    """Write OUT/NAME/vN/train.parquet + manifest.json; returns the Parquet file. Atomic: temp file, then rename."""
-    folder = Path(out_dir) / version.name / f"v{version.version}"
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / "train.parquet.tmp"
-    pq.write_table(table, tmp)
-    target = folder / "train.parquet"
-    tmp.replace(target)
-    fmt = (table.schema.metadata or {}).get(b"prefsynth.format")
-    manifest = {"name": version.name, "version": version.version, "kind": version.kind, "rows": table.num_rows,
-                "content_hash": version.content_hash, **({"format_version": fmt.decode()} if fmt else {}), **manifest}
-    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    return target
+TRL_PREFERENCE = TableFormat(format="trl-preference", kind="preference", version=PREFERENCE_FORMAT, query=query,
+                             derive=derive, schema=schema, card_tag="dpo")
