@@ -127,26 +127,30 @@ class Catalog:
             cols = [d[0] for d in cur.description]
             return [dict(zip(cols, r)) for r in cur.fetchall()]
 
-    def insert_records(self, table: str, records: Iterable[BaseModel], chunk: int = 20_000) -> int:
+    def insert_records(self, table: str, records: Iterable[BaseModel], chunk: int = 20_000,
+                       keyed: bool = True) -> int:
         """Insert records by content id; rows already present are left as they are (same id = same content).
 
         In chunks: the row dicts and Arrow copy of 120,000 judgments at once cost ~0.5 GB at commit time.
+        `keyed=False` for a table without a key (a build's staging tables: storage/staging.py).
         """
         it = iter(records)
         n = 0
         while rows := [_row(r) for r in islice(it, chunk)]:
-            n += self.insert_rows(table, rows)
+            n += self.insert_rows(table, rows, keyed)
         return n
 
-    def insert_rows(self, table: str, rows: list[dict[str, Any]]) -> int:
+    def insert_rows(self, table: str, rows: list[dict[str, Any]], keyed: bool = True) -> int:
+        """Insert column dicts; into a keyed table, a row whose key is present already is left out."""
         if not rows:
             return 0
         arrow = pa.Table.from_pylist(rows)
         cols = ", ".join(f'"{c}"' for c in arrow.column_names)  # quoted: some columns are keywords ("end")
+        verb = "INSERT OR IGNORE" if keyed else "INSERT"
         with self._lock, _naming_corruption(self.path):
             self.con.register("_incoming", arrow)
             try:
-                self.con.execute(f"INSERT OR IGNORE INTO {table} ({cols}) SELECT {cols} FROM _incoming")
+                self.con.execute(f'{verb} INTO "{table}" ({cols}) SELECT {cols} FROM _incoming')
             finally:
                 self.con.unregister("_incoming")
         return len(rows)

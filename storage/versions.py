@@ -1,4 +1,8 @@
-"""Immutable dataset versions: written in one transaction at the end of a build, numbered per name."""
+"""Immutable dataset versions: written in one transaction at the end of a build, numbered per name.
+
+A build stages its records as it goes (storage/staging.py); `write_version` turns them into a version inside
+the caller's transaction. The content hash is the SHA-256 of the sorted distinct row ids (`content_hash`).
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,10 @@ from typing import Any, Iterable
 from pydantic import BaseModel
 
 from .. import __version__
-from ..hooks import pause_point
 from ..schemas.dataset import DatasetKind, DatasetVersion
 from ..schemas.preference import FilterDecision
 from .catalog import Catalog
+from .staging import Staging
 
 
 class VersionNotFound(LookupError):
@@ -47,57 +51,57 @@ def commit_version(
     stats: dict[str, Any],
     flow_run_id: str | None = None,
 ) -> DatasetVersion:
-    """Write the build's records and a new version of `name` atomically; returns the version written.
+    """Write records held in memory and a new version of `name` atomically; returns the version written.
 
     `records` maps table name → records (inserted by content id); `rows` the same for plain column dicts;
-    `row_ids` are the version's rows in order.
+    `row_ids` are the version's rows in order. For small writes (tests, imports): builds stage their records
+    as they go and commit through `runtime.build.BuildContext`.
     """
-    with catalog.transaction():
+    staging = Staging(catalog)
+    try:
         for table, recs in records.items():
-            catalog.insert_records(table, recs)
+            staging.add_records(table, recs)
         for table, plain in (rows or {}).items():
-            catalog.insert_rows(table, plain)
-        latest = catalog.query("SELECT max(version) FROM dataset_versions WHERE name = ?", [name])[0][0]
-        now = datetime.now(timezone.utc)
-        if latest is None:
-            catalog.query("INSERT INTO datasets VALUES (?, ?, ?)", [name, kind, now])
-        version = DatasetVersion(
-            name=name,
-            version=(latest or 0) + 1,
-            kind=kind,
-            config=config,
-            config_hash=config_hash(config),
-            code_version=__version__,
-            parent_version=latest,
-            row_count=len(row_ids),
-            content_hash=content_hash(row_ids),
-            stats=stats,
-            created_at=now,
-            flow_run_id=flow_run_id,
-        )
-        _insert_version(catalog, version, row_ids, decisions)
-        pause_point("commit")  # crash tests kill the build here: everything written, nothing committed
+            staging.add_rows(table, plain)
+        staging.add_row_ids(row_ids)
+        staging.add_decisions(decisions)
+        with catalog.transaction():
+            return write_version(catalog, staging, name=name, kind=kind, config=config, stats=stats,
+                                 flow_run_id=flow_run_id)
+    finally:
+        staging.drop()
+        staging.close()
+
+
+def write_version(catalog: Catalog, staging: Staging, *, name: str, kind: DatasetKind, config: dict[str, Any],
+                  stats: dict[str, Any], flow_run_id: str | None = None) -> DatasetVersion:
+    """Inside the caller's transaction: the next version of `name` with the staged rows (count and content hash
+    from them), its records, rows and decisions moved out of staging. Returns the version written."""
+    latest = catalog.query("SELECT max(version) FROM dataset_versions WHERE name = ?", [name])[0][0]
+    now = datetime.now(timezone.utc)
+    if latest is None:
+        catalog.query("INSERT INTO datasets VALUES (?, ?, ?)", [name, kind, now])
+    version = DatasetVersion(
+        name=name,
+        version=(latest or 0) + 1,
+        kind=kind,
+        config=config,
+        config_hash=config_hash(config),
+        code_version=__version__,
+        parent_version=latest,
+        row_count=staging.row_count(),
+        content_hash=staging.content_hash(),
+        stats=stats,
+        created_at=now,
+        flow_run_id=flow_run_id,
+    )
+    catalog.insert_rows("dataset_versions", [{
+        **version.model_dump(exclude={"config", "stats"}),
+        "config": json.dumps(version.config, sort_keys=True),
+        "stats": json.dumps(version.stats, sort_keys=True),
+    }])
+    staging.publish(name, version.version)
     return version
-
-
-def _insert_version(catalog: Catalog, v: DatasetVersion, row_ids: list[str], decisions: list[FilterDecision]) -> None:
-    catalog.insert_rows(
-        "dataset_versions",
-        [
-            {
-                **v.model_dump(exclude={"config", "stats"}),
-                "config": json.dumps(v.config, sort_keys=True),
-                "stats": json.dumps(v.stats, sort_keys=True),
-            }
-        ],
-    )
-    catalog.insert_rows(
-        "dataset_rows", [{"name": v.name, "version": v.version, "ord": i, "row_id": r} for i, r in enumerate(row_ids)]
-    )
-    catalog.insert_rows(
-        "filter_decisions",
-        [{"name": v.name, "version": v.version, "ord": i, **d.model_dump()} for i, d in enumerate(decisions)],
-    )
 
 
 def parse_ref(ref: str) -> tuple[str, int | None]:

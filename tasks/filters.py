@@ -20,7 +20,7 @@ from .filter_rules import FilterContext, Outcome, drop_ties, position_swap
 from .judge.verifier import verified
 
 __all__ = ["FilterContext", "FilterRun", "Outcome", "drop_ties", "filter_labels", "filter_pairs", "funnel",
-           "position_swap", "run_filters"]
+           "funnel_of_counts", "position_swap", "run_filters"]
 
 Decide = Callable[[FilterConfig, PreferencePair, FilterContext], "tuple[bool, str] | Outcome"]
 Prepare = Callable[[FilterConfig, list[PreferencePair], FilterContext], FilterContext]
@@ -104,6 +104,12 @@ def funnel(n_pairs: int, configs: list[FilterConfig], decisions: list[FilterDeci
     """Pairs in, dropped (and changed) per filter and reason, pairs out."""
     dropped = Counter((d.filter, d.reason) for d in decisions if not d.keep)
     changed = Counter((d.filter, d.reason) for d in decisions if d.keep and d.replaced_by)
+    return funnel_of_counts(n_pairs, configs, dropped, changed)
+
+
+def funnel_of_counts(n_pairs: int, configs: list[FilterConfig], dropped: Counter, changed: Counter) -> dict:
+    """`funnel` from counts of (filter label, reason): pairs dropped, and pairs kept but changed (a build that
+    filters chunk by chunk counts its decisions as it goes)."""
     steps = []
     remaining = n_pairs
     for label in filter_labels(configs):
