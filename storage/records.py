@@ -63,21 +63,31 @@ def imported_judges(catalog: Catalog) -> dict[str, int]:
     return dict(rows)
 
 
-_VERSION_PAIRS = """
-SELECT DISTINCT p.* FROM pairs p
-WHERE p.derived_from IS NULL AND p.id IN (
-    SELECT pair_id FROM filter_decisions WHERE name = ? AND version = ?
-    UNION SELECT row_id FROM dataset_rows WHERE name = ? AND version = ?
-    UNION SELECT derived_from FROM pairs WHERE id IN (SELECT row_id FROM dataset_rows WHERE name = ? AND version = ?)
+# $1 = name, $2 = version. A version's *build pairs*, the one definition of them: every pair its build aggregated,
+# kept or dropped (dropped pairs are in `filter_decisions`), as the jury made it (a filter's change is a new pair
+# whose `derived_from` names it); `kept` when it, or a pair a filter derived from it, is a row of the version.
+BUILD_PAIRS = """
+WITH rows_ AS (SELECT row_id FROM dataset_rows WHERE name = $1 AND version = $2),
+kept AS (
+    SELECT row_id AS id FROM rows_
+    UNION SELECT derived_from FROM pairs WHERE id IN (SELECT row_id FROM rows_) AND derived_from IS NOT NULL
 )
-ORDER BY p.id
+SELECT p.*, p.id IN (SELECT id FROM kept) AS kept
+FROM pairs p
+WHERE p.derived_from IS NULL
+  AND p.id IN (SELECT pair_id FROM filter_decisions WHERE name = $1 AND version = $2 UNION SELECT id FROM kept)
 """
+
+
+def build_pairs(catalog: Catalog, name: str, version: int) -> list[tuple[PreferencePair, bool]]:
+    """A version's build pairs (`BUILD_PAIRS`) in id order, each with whether the version kept it."""
+    rows = catalog.query_dicts(BUILD_PAIRS + "ORDER BY p.id", [name, version])
+    return [(to_record(PreferencePair, {k: v for k, v in r.items() if k != "kept"}), bool(r["kept"])) for r in rows]
 
 
 def version_pairs(catalog: Catalog, name: str, version: int) -> list[PreferencePair]:
     """Every pair a version's build aggregated (kept or dropped), as the jury made it (before any filter changed it)."""
-    params = [name, version] * 3
-    return [to_record(PreferencePair, r) for r in catalog.query_dicts(_VERSION_PAIRS, params)]
+    return [pair for pair, _kept in build_pairs(catalog, name, version)]
 
 
 def latest_version(catalog: Catalog, name: str) -> int | None:
