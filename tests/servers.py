@@ -115,7 +115,8 @@ class FaultServer:
     Like llama.cpp's server it returns one choice whatever `n` says, unless `honour_n` is set (like vLLM).
     Every request is recorded in `requests` as {"path", "headers", "body"}; `max_in_flight` is the peak
     number of requests being handled at once; `resets` counts connections dropped by ("reset",).
-    `delay_s` delays every reply (to build up concurrency).
+    `delay_s` delays every reply (to build up concurrency); a function of the request body gives each request
+    its own delay (it is called as the request arrives).
 
     Per request hash (`body_hash`), `received` counts requests and `answered` the successful replies sent. With
     `hold_after` set, every request after that many is held unanswered until its client goes away (`held`
@@ -123,7 +124,8 @@ class FaultServer:
     """
 
     def __init__(self, default: Behaviour | Callable[[dict], Behaviour] = ("ok", "hello", "stop"),
-                 honour_n: bool = False, delay_s: float = 0.0, responder: Responder | None = None,
+                 honour_n: bool = False, delay_s: float | Callable[[dict], float] = 0.0,
+                 responder: Responder | None = None,
                  hold_after: int | None = None):
         self.default, self.honour_n, self.delay_s = default, honour_n, delay_s
         self.responder, self.hold_after = responder, hold_after
@@ -233,8 +235,9 @@ class FaultServer:
             if hold:
                 await _until_disconnect(request, 3600.0)
                 return Response(status_code=503)  # nobody is left to read it
-            if self.delay_s:
-                await asyncio.sleep(self.delay_s)
+            delay = self.delay_s(body or {}) if callable(self.delay_s) else self.delay_s
+            if delay:
+                await asyncio.sleep(delay)
             behaviour = behaviour(body or {}) if callable(behaviour) else behaviour
             reply = await self._reply(request, body or {}, behaviour)
             if behaviour[0] in ("ok", "reply"):
