@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from prefsynth.cli.main import app
-from prefsynth.flows.report_summary import juror_winners
+from prefsynth.reports.summary import juror_winners
 from prefsynth.schemas.engine import DryRunEngineConfig
 from prefsynth.storage.catalog import Catalog
 from prefsynth.storage.report_data import preference_data
@@ -172,7 +172,7 @@ def test_juror_kappa_is_on_absolute_winners_against_a_hand_computed_table():
     Absolute table: agree on 5 of 7; J1 marginals x 4, y 2, = 1; J2 x 4, y 3 → p_e = (4·4 + 2·3)/49 = 22/49,
     κ = (35/49 − 22/49)/(27/49) = 13/27. (Relative to chosen: J1 +6 0·1, J2 +6 −1 → κ = −1/13.)
     """
-    from prefsynth.flows.report_summary import juror_kappa
+    from prefsynth.reports.summary import juror_kappa
     from prefsynth.storage.report_data import JudgmentRow, PairRow, PreferenceData
 
     j1 = ["x", "y", "x", "y", "x", "x", "="]

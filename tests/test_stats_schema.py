@@ -15,7 +15,7 @@ from prefsynth.schemas.stats import STATS_VERSION, PreferenceStats, RationaleSta
 from prefsynth.storage.catalog import Catalog
 from prefsynth.storage.versions import get_version
 
-DATA = Path(__file__).parent / "data" / "stats"
+DATA = Path(__file__).parent / "data" / "stats"  # format-0 stats; display/: how the old code showed them
 CALLS_V0 = {"engine_calls": 12, "cache_hits": 0, "engine_errors": 1, "prompt_tokens": 300, "completion_tokens": 90}
 
 # By hand: the oldest stats of each kind, before the keys added later (juries, retries, cost, skipped rows,
@@ -161,3 +161,36 @@ def test_a_build_today_stores_stats_its_model_reads_back(tmp_path):
         stored = get_version(cat, f"{built['name']}@{built['version']}").stats
     stats = load_stats("preference", stored)
     assert stats.stored() == stored and stats.agreement is not None and stats.judges
+
+
+def test_old_versions_display_as_before():
+    """The CLI summary, report headline and Markdown artifact of each format-0 stats object are exactly what the
+    code before typed stats showed (tests/data/stats/display/format0.json, written by that code)."""
+    from datetime import datetime, timezone
+
+    from prefsynth.cli.app import out
+    from prefsynth.cli.print import print_version
+    from prefsynth.reports.summary import markdown, preference_summary, rationale_summary, stepwise_summary
+    from prefsynth.schemas.dataset import DatasetVersion
+    from prefsynth.storage.report_data import PreferenceData
+
+    shown = json.loads((DATA / "display" / "format0.json").read_text())
+    assert len(shown) == len(HAND_WRITTEN) + len(stored_files())
+    width, out.width = out.width, 160
+    try:
+        for name, case in shown.items():
+            kind, stats = case["kind"], case["stats"]
+            version = DatasetVersion(name="d", version=2, kind=kind, config={}, config_hash="c" * 16,
+                                     code_version="0.1.0", parent_version=1, row_count=3, content_hash="h" * 64,
+                                     stats=stats, created_at=datetime(2026, 11, 30, tzinfo=timezone.utc))
+            manifest = {"name": "d", "version": 2, "kind": kind, "rows": 3, "content_hash": "h" * 64,
+                        "parent_version": 1, "stats": stats}
+            with out.capture() as cap:
+                print_version(manifest)
+            summary = (preference_summary(version, PreferenceData([], [])) if kind == "preference"
+                       else stepwise_summary(version, []) if kind == "stepwise" else rationale_summary(version, []))
+            assert cap.get() == case["cli"], name
+            assert summary["headline"] == case["headline"], name
+            assert markdown(summary) == case["markdown"], name
+    finally:
+        out.width = width

@@ -1,7 +1,7 @@
 """The version summary attached to the flow run as Prefect artifacts: a Markdown summary and a table.
 
 Called at the end of each build flow, after the version is committed. The numbers are the report's
-(flows/report_summary.py, aggregates only: cheap for large versions). An artifact is a courtesy: if Prefect
+(reports/summary.py, aggregates only: cheap for large versions). An artifact is a courtesy: if Prefect
 cannot store it, the build still succeeds and a warning is logged.
 """
 
@@ -26,8 +26,8 @@ def publish_version_artifacts(catalog: Catalog, version: DatasetVersion) -> dict
     """Create the run's `NAME-summary` (Markdown) and `NAME-stats` (table) artifacts; returns the summary."""
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-    from .report import build_summary
-    from .report_summary import markdown
+    from .page import build_summary
+    from .summary import markdown
 
     try:
         summary = build_summary(catalog, version)

@@ -1,6 +1,6 @@
 """PNG plots of a version report (matplotlib's object API on the Agg canvas: no display, no pyplot state).
 
-Each function takes the summary made by flows/report_summary.py, writes one PNG into `out` and returns its
+Each function takes the summary made by reports/summary.py, writes one PNG into `out` and returns its
 file name with a caption, or None when the version has nothing to show for that plot.
 """
 
@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from matplotlib.figure import Figure
+
+from .summary import VERDICT_ORDER, summary_funnel
 
 Plot = tuple[str, str] | None  # (file name, caption)
 
@@ -27,12 +29,12 @@ def judge_labels(judges: list[str]) -> dict[str, str]:
 
 
 def funnel(s: dict, out: Path) -> Plot:
-    f = s.get("funnel")
-    if not f:
+    f = summary_funnel(s)
+    if f is None:
         return None
-    names = ["judged pairs"] + [step["filter"] for step in f["steps"]]
-    remaining = [f["pairs_in"]] + [step["in"] - step["dropped"] for step in f["steps"]]
-    dropped = [0] + [step["dropped"] for step in f["steps"]]
+    names = ["judged pairs"] + [step.filter for step in f.steps]
+    remaining = [f.pairs_in] + [step.in_ - step.dropped for step in f.steps]
+    dropped = [0] + [step.dropped for step in f.steps]
     fig = Figure(figsize=(7, 0.6 * len(names) + 1.4))
     ax = fig.subplots()
     y = list(range(len(names)))[::-1]
@@ -41,7 +43,7 @@ def funnel(s: dict, out: Path) -> Plot:
     for yi, r, d in zip(y, remaining, dropped):
         ax.text(r + d, yi, f" {r}" + (f"  (−{d})" if d else ""), va="center", fontsize=9)
     ax.set_yticks(y, names)
-    ax.set_xlim(0, max(f["pairs_in"], 1) * 1.25)
+    ax.set_xlim(0, max(f.pairs_in, 1) * 1.25)
     ax.set_xlabel("pairs")
     ax.set_title("Filter funnel (filters in configured order)")
     ax.legend(loc="lower right", fontsize=8)
@@ -52,8 +54,6 @@ def verdicts(s: dict, out: Path) -> Plot:
     counts = s.get("verdicts") or {}
     if not counts:
         return None
-    from .report_summary import VERDICT_ORDER
-
     labels = [v for v in VERDICT_ORDER if any(v in c for c in counts.values())]
     short = judge_labels(s["judges"])
     fig = Figure(figsize=(7, 3.6))

@@ -1,7 +1,7 @@
 """The numbers of a version report: pure functions from the catalog's report rows to a JSON-able summary.
 
 The same summary feeds `prefsynth report` (HTML + plots), `prefsynth report --json` and the Prefect artifacts
-attached to each flow run (flows/artifacts.py). Only aggregates go in (counts, histograms, rates), so it stays
+attached to each flow run (reports/artifacts.py). Only aggregates go in (counts, histograms, rates), so it stays
 small for a 100,000-pair version.
 """
 
@@ -15,10 +15,10 @@ from typing import Any
 
 from ..schemas.dataset import DatasetVersion
 from ..schemas.preference import VERDICT_MARGIN, Judgment
+from ..schemas.stats import BuildStats, Funnel, PreferenceStats, VerifierStats, load_stats
 from ..storage.report_data import JudgmentRow, PairRow, PreferenceData, RationaleRow, StepRow
 from ..tasks.judge.agreement import cohen_kappa
 from ..tasks.judge.jury import votes_for
-from ..tasks.judge.verifier_stats import position_bias
 from ..tasks.labels import derive
 
 VERDICT_ORDER = list(VERDICT_MARGIN) + ["parse_error", "error"]
@@ -35,21 +35,21 @@ def base(version: DatasetVersion) -> dict[str, Any]:
 
 # -- preference -----------------------------------------------------------------------------------------------
 def preference_summary(version: DatasetVersion, data: PreferenceData) -> dict[str, Any]:
-    st = version.stats
+    st = load_stats("preference", version.stats)
     judges = sorted({j.judge for j in data.judgments})
     summary = {
         **base(version),
         "judges": judges,
-        "funnel": st.get("funnel"),
+        "funnel": st.funnel.model_dump(),
         "verdicts": verdict_counts(data.judgments),
         "margins": {"kept": _counts(p.margin for p in data.pairs if p.kept),
                     "dropped": _counts(p.margin for p in data.pairs if not p.kept)},
         "scores": score_counts(data.judgments),
         "longer_won": longer_won(data),
         "juror_kappa": juror_kappa(data) if len(judges) > 1 else None,
-        "verifier": st.get("verifier"),  # builds with a verifier juror (tasks/judge/verifier_stats.py)
+        "verifier": st.verifier and st.verifier.model_dump(),  # with a verifier juror (tasks/judge/verifier_stats.py)
     }
-    summary["headline"] = preference_headline(version, summary, data)
+    summary["headline"] = preference_headline(version, st, summary, data)
     return summary
 
 
@@ -146,45 +146,42 @@ def _as_judgment(r: JudgmentRow) -> Judgment:
                                     score_b=r.score_b)
 
 
-def preference_headline(version: DatasetVersion, s: dict, data: PreferenceData) -> list[list[str]]:
-    st = version.stats
-    rows = [["rows (kept pairs)", str(version.row_count)], ["prompts", str(st.get("prompts", "–"))],
-            ["samples", _fmt_counts(st.get("samples"))], ["judgments", _fmt_counts(st.get("judgments"))],
+def preference_headline(version: DatasetVersion, st: PreferenceStats, s: dict,
+                        data: PreferenceData) -> list[list[str]]:
+    rows = [["rows (kept pairs)", str(version.row_count)], ["prompts", str(st.prompts)],
+            ["samples", _fmt_counts(st.samples)], ["judgments", _fmt_counts(st.judgments)],
             ["judges", str(len(s["judges"]))], ["pairs judged", str(len(data.pairs))]]
-    f = s["funnel"]
-    if f:
-        rows.append(["filter funnel", " → ".join([str(f["pairs_in"])] + [f"{x['filter']} −{x['dropped']}" for x in f["steps"]])
-                     + f" → {f['pairs_out']}"])
-    agreement = st.get("agreement") or {}
-    if agreement.get("fleiss_kappa") is not None or agreement.get("alpha_nominal") is not None:
-        rows.append(["agreement across raters", f"Fleiss κ {agreement.get('fleiss_kappa')}, "
-                     f"Krippendorff α {agreement.get('alpha_nominal')}"])
+    f = st.funnel
+    rows.append(["filter funnel", " → ".join([str(f.pairs_in)] + [f"{x.filter} −{x.dropped}" for x in f.steps])
+                 + f" → {f.pairs_out}"])
+    a = st.agreement  # None: built before juries
+    if a is not None and (a.fleiss_kappa is not None or a.alpha_nominal is not None):
+        rows.append(["agreement across raters", f"Fleiss κ {a.fleiss_kappa}, Krippendorff α {a.alpha_nominal}"])
     lw = s["longer_won"]
     rows.append(["longer response won", f"{_pct(lw['pairs']['rate'])} of {lw['pairs']['decided']} decided pairs; "
                  f"{_pct(lw['kept_pairs']['rate'])} of {lw['kept_pairs']['decided']} kept"])
-    return rows + verifier_rows(st.get("verifier")) + _call_rows(st)
+    return rows + verifier_rows(st.verifier) + _call_rows(st)
 
 
-def verifier_rows(v: dict | None) -> list[list[str]]:
+def verifier_rows(v: VerifierStats | None) -> list[list[str]]:
     """The verifier's checks, and each other juror on the pairs it decided: right by the order shown (a gap
     between the two is position bias) and its vote (orders averaged) for the correct or the wrong answer."""
-    if not v:
+    if v is None:
         return []
-    rows = [["verifier", f"{v['checked']} pairs checked: {v['decided']} with one answer correct "
-             f"({v['kept']} kept, chosen correct in {v['kept_chosen_correct']}); abstained on {v['both_correct']} "
-             f"both correct, {v['neither_correct']} neither, {v['unknown']} unknown"]]
-    for judge, f in v["judges"].items():
-        parts = [f"{c['right']}/{c['right'] + c['wrong'] + c['tie']} {shown}"
-                 + (f" (+{c['no_verdict']} no verdict)" if c["no_verdict"] else "")
-                 for slot, shown in (("correct_first", "with the correct answer shown first"),
-                                     ("correct_second", "shown second"), ("scores", "from its ratings"))
-                 if (c := f.get(slot))]
-        bias = position_bias(f)
-        votes = f["votes"]
+    rows = [["verifier", f"{v.checked} pairs checked: {v.decided} with one answer correct "
+             f"({v.kept} kept, chosen correct in {v.kept_chosen_correct}); abstained on {v.both_correct} "
+             f"both correct, {v.neither_correct} neither, {v.unknown} unknown"]]
+    for judge, f in v.judges.items():
+        parts = [f"{c.right}/{c.right + c.wrong + c.tie} {shown}"
+                 + (f" (+{c.no_verdict} no verdict)" if c.no_verdict else "")
+                 for c, shown in ((f.correct_first, "with the correct answer shown first"),
+                                  (f.correct_second, "shown second"), (f.scores, "from its ratings"))
+                 if c is not None]
+        bias = f.position_bias()
         rows.append(["vs verifier", f"{judge}: right " + ", ".join(parts)
                      + (f" (position bias {bias:+.2f})" if bias is not None else "")
-                     + f"; votes for the correct answer {votes['correct']}, for the wrong {votes['wrong']}, "
-                       f"abstained {votes['abstain']}"])
+                     + f"; votes for the correct answer {f.votes.correct}, for the wrong {f.votes.wrong}, "
+                       f"abstained {f.votes.abstain}"])
     return rows
 
 
@@ -203,10 +200,10 @@ def stepwise_summary(version: DatasetVersion, rows: list[StepRow], threshold: fl
     bins = [0] * MC_BINS
     for v in mc_values:
         bins[min(int(v * MC_BINS), MC_BINS - 1)] += 1
-    st = version.stats
+    st = load_stats("stepwise", version.stats)
     summary = {
         **base(version),
-        "method": st.get("method"),
+        "method": st.method,
         "label_threshold": threshold,
         "by_step": [{"step": i, "positive": c["positive"], "negative": c["negative"], "estimated": c["estimated"]}
                     for i, c in sorted(by_step.items())],
@@ -217,8 +214,8 @@ def stepwise_summary(version: DatasetVersion, rows: list[StepRow], threshold: fl
     positives = sum(s["positive"] for s in summary["by_step"])
     steps = positives + sum(s["negative"] for s in summary["by_step"])
     summary["headline"] = [
-        ["rows (labelled solutions)", str(version.row_count)], ["problems", str(st.get("problems", "–"))],
-        ["method", str(st.get("method"))], ["solutions", _fmt_counts(st.get("solutions"))],
+        ["rows (labelled solutions)", str(version.row_count)], ["problems", str(st.problems)],
+        ["method", st.method], ["solutions", _fmt_counts(st.solutions)],
         ["steps labelled correct", f"{_pct(positives / steps if steps else None)} of {steps}"],
         ["MC values", f"{len(mc_values)} estimates, mean {summary['mc']['mean']}, "
                       f"{summary['mc']['zero']} at 0, {summary['mc']['one']} at 1"],
@@ -233,7 +230,7 @@ def rationale_summary(version: DatasetVersion, rows: list[RationaleRow]) -> dict
     for r in rows:
         if r.reference and r.n_parsed:
             by_source[r.reference_source].append(r.n_right / r.n_parsed)
-    st = version.stats
+    st = load_stats("rationale", version.stats)
     summary = {
         **base(version),
         "agreement": {src: {"items": len(v), "mean": round(mean(v), 4),
@@ -241,26 +238,21 @@ def rationale_summary(version: DatasetVersion, rows: list[RationaleRow]) -> dict
         "no_reference": sum(1 for r in rows if not r.reference),
     }
     summary["headline"] = [
-        ["rows (items)", str(version.row_count)], ["judgments", _fmt_counts(st.get("judgments"))],
-        ["references", _fmt_counts(st.get("references"))],
-        ["agreement with reference", str(st.get("agreement_with_reference"))],
-        ["rationale pairs", str(st.get("rationale_pairs", "–"))],
+        ["rows (items)", str(version.row_count)], ["judgments", _fmt_counts(st.judgments)],
+        ["references", _fmt_counts(st.references)],
+        ["agreement with reference", str(st.agreement_with_reference)],
+        ["rationale pairs", str(st.rationale_pairs)],
     ] + [[f"agreement ({src})", f"{_pct(a['mean'])} over {a['items']} items"] for src, a in summary["agreement"].items()] \
       + _call_rows(st)
     return summary
 
 
 # -- shared ---------------------------------------------------------------------------------------------------
-def _call_rows(st: dict) -> list[list[str]]:
-    rows = []
-    if "engine_calls" in st:
-        rows.append(["engine calls", f"{st['engine_calls']} (cache hits {st.get('cache_hits', 0)}, "
-                                     f"errors {st.get('engine_errors', 0)})"])
-        rows.append(["tokens", f"prompt {st.get('prompt_tokens', 0)}, completion {st.get('completion_tokens', 0)}"
-                     + (f"; cost {st['cost']:g}" if st.get("cost") else "")])
-    if "wall_time_s" in st:
-        rows.append(["build wall time", f"{st['wall_time_s']:.1f} s"])
-    return rows
+def _call_rows(st: BuildStats) -> list[list[str]]:
+    return [["engine calls", f"{st.engine_calls} (cache hits {st.cache_hits}, errors {st.engine_errors})"],
+            ["tokens", f"prompt {st.prompt_tokens}, completion {st.completion_tokens}"
+             + (f"; cost {st.cost:g}" if st.cost else "")],
+            ["build wall time", f"{st.wall_time_s:.1f} s"]]
 
 
 def _counts(values) -> dict[str, int]:
@@ -284,6 +276,12 @@ def _fmt_counts(d: dict | None) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted((d or {}).items())) or "–"
 
 
+def summary_funnel(summary: dict) -> Funnel | None:
+    """The build's filter funnel a summary carries (preference versions), typed."""
+    funnel = summary.get("funnel")
+    return Funnel.model_validate(funnel) if funnel else None
+
+
 def markdown(summary: dict) -> str:
     """The summary as Markdown (the Prefect artifact): headline table, then the funnel when there is one."""
     lines = [f"# {summary['name']} v{summary['version']} ({summary['kind']})", "",
@@ -291,12 +289,12 @@ def markdown(summary: dict) -> str:
              + (f"v{summary['parent_version']}" if summary["parent_version"] else "none"), "",
              "| metric | value |", "| --- | --- |"]
     lines += [f"| {k} | {v.replace('|', '/')} |" for k, v in summary["headline"]]
-    funnel = summary.get("funnel")
+    funnel = summary_funnel(summary)
     if funnel:
         lines += ["", "## Filter funnel", "", "| filter | in | dropped | reasons |", "| --- | ---: | ---: | --- |"]
-        for step in funnel["steps"]:
-            lines.append(f"| {step['filter']} | {step['in']} | {step['dropped']} | {_fmt_counts(step['reasons'])} |")
-        lines.append(f"| **kept** | {funnel['pairs_out']} | | |")
+        for step in funnel.steps:
+            lines.append(f"| {step.filter} | {step.in_} | {step.dropped} | {_fmt_counts(step.reasons)} |")
+        lines.append(f"| **kept** | {funnel.pairs_out} | | |")
     lw = summary.get("longer_won")
     if lw and lw["by_judge"]:
         lines += ["", "## Longer response won (per judge's verdicts)", "", "| judge | verdicts | longer won |",

@@ -1,7 +1,7 @@
 """`prefsynth report NAME[@V] --out DIR`: one version's summary as `DIR/index.html` with PNG plots.
 
-Data access is in storage/report_data.py, the numbers in flows/report_summary.py, the plots in
-flows/report_plots.py; this module picks them by dataset kind and writes the page.
+Data access is in storage/report_data.py, the numbers in reports/summary.py (build stats read as the typed
+records of schemas/stats.py), the plots in reports/plots.py; this module picks them by dataset kind and writes the page.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from typing import Any
 from ..schemas.dataset import DatasetVersion
 from ..storage.catalog import Catalog
 from ..storage.report_data import preference_data, rationale_data, stepwise_data
-from .report_summary import preference_summary, rationale_summary, stepwise_summary
+from .summary import preference_summary, rationale_summary, stepwise_summary, summary_funnel
 
 
 def build_summary(catalog: Catalog, version: DatasetVersion, threshold: float = 0.0) -> dict[str, Any]:
     """The report's numbers for any kind of version (JSON-able)."""
     if version.kind == "preference":
-        from .report_confidence import confidence_summary
+        from .confidence import confidence_summary
 
         summary = preference_summary(version, preference_data(catalog, version))
         return {**summary, "confidence": confidence_summary(catalog, version)}
@@ -35,10 +35,10 @@ def write_report(catalog: Catalog, version: DatasetVersion, out_dir: Path, thres
     """Write index.html, the PNGs and summary.json into `out_dir`; returns (index.html, summary)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    from . import report_plots  # matplotlib: imported only when a report is drawn
+    from .plots import PLOTS  # matplotlib: imported only when a report is drawn
 
     summary = build_summary(catalog, version, threshold)
-    plots = [p for plot in report_plots.PLOTS[version.kind] if (p := plot(summary, out_dir))]
+    plots = [p for plot in PLOTS[version.kind] if (p := plot(summary, out_dir))]
     summary["plots"] = [name for name, _ in plots]
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
     index = out_dir / "index.html"
@@ -71,14 +71,14 @@ def page(s: dict, plots: list[tuple[str, str]]) -> str:
         _table(["metric", "value"], s["headline"]),
     ]
     if s.get("judges"):
-        from .report_plots import judge_labels
+        from .plots import judge_labels
 
         short = judge_labels(s["judges"])
         parts.append("<h2>Judges</h2>" + _table(["label", "judge"], [[short[j], j] for j in s["judges"]]))
-    funnel = s.get("funnel")
+    funnel = summary_funnel(s)
     if funnel:
-        rows = [[st["filter"], st["in"], st["dropped"], ", ".join(f"{k} {v}" for k, v in st["reasons"].items())]
-                for st in funnel["steps"]] + [["kept", funnel["pairs_out"], "", ""]]
+        rows = [[st.filter, st.in_, st.dropped, ", ".join(f"{k} {v}" for k, v in st.reasons.items())]
+                for st in funnel.steps] + [["kept", funnel.pairs_out, "", ""]]
         parts.append("<h2>Filter funnel</h2>" + _table(["filter", "in", "dropped", "reasons"], rows))
     if plots:
         parts.append("<h2>Plots</h2>")
