@@ -148,7 +148,7 @@ def main(argv=None) -> dict:
 
     t_import = time.perf_counter()
     from prefsynth import progress
-    from prefsynth.flows import judging, preference
+    from prefsynth.flows import preference
     from prefsynth.storage.catalog import open_waiting
     from prefsynth.config.load import load_config
     from prefsynth.config.preference import PreferenceBuildConfig
@@ -159,10 +159,10 @@ def main(argv=None) -> dict:
         clock = StageClock()
         originals = {a: getattr(preference, a) for a in ("read_prompt_input", "collect_samples", "collapse_duplicates",
                                                           "run_jury", "filter_pairs", "build_stats", "commit_version")}
-        originals_j = {"aggregate": judging.aggregate}
+        originals_j = {"label": preference.label}
         for attr in originals:
             clock.wrap(preference, attr, attr)
-        clock.wrap(judging, "aggregate", "run_jury: aggregate pairs")
+        clock.wrap(preference, "label", "label pairs (aggregate)")
         cfg = load_config(config_path, PreferenceBuildConfig)
         progress.install(clock)
         stop = threading.Event()
@@ -178,7 +178,7 @@ def main(argv=None) -> dict:
             progress.install(None)
             for attr, fn in originals.items():
                 setattr(preference, attr, fn)
-            judging.aggregate = originals_j["aggregate"]
+            preference.label = originals_j["label"]
         t_end = time.perf_counter()
         runs.append(report(clock, summary, t0, t_end))
         print(json.dumps(runs[-1], indent=2))

@@ -19,7 +19,7 @@ from ..tasks.judge.evaluation import GoldItem
 from ..tasks.judge.fitted import fit_jury, probability
 from ..tasks.judge.frontier import summarise
 from ..tasks.judge.jury import aggregate, votes_for
-from .judging import JuryResult
+from ..tasks.judge.panel import JuryResult
 
 
 def _majority_p_x(items: list[GoldItem], result: JuryResult) -> list[float | None]:

@@ -19,12 +19,12 @@ from ..schemas.imported import imported_sample
 from ..storage.catalog import Catalog
 from ..storage.inputs import InputError
 from ..storage.judgment_files import read_gold
-from ..storage.records import imported_judges
+from ..storage.records import imported_judges, imported_judgments
 from ..tasks.judge.evaluation import GoldItem, evaluate_group, gold_longer_wins
 from ..runtime.calls import CallRunner
 from ..config.preference import JuryFields
 from .eval_fit import calibration
-from .judging import JuryResult, judge_given_pairs, juror_name
+from ..tasks.judge.panel import JuryResult, judge_given_pairs, label, seat
 
 
 def gold_items(path: Path | str, skipped: list | None = None) -> list[GoldItem]:
@@ -83,8 +83,10 @@ def evaluate_judge(config: JuryFields, catalog_path: str, gold_path: str, folds:
     with Catalog(catalog_path) as catalog:
         _check_imported(config, catalog)
         runner = CallRunner(CallCache(catalog), config.engines, config.batch_size)
-        names = [juror_name(j, runner) for j in config.jurors]
-        result = judge_given_pairs(config.jurors, prompts, [(i.a, i.b) for i in items], None, runner, catalog)
+        imported = {j.judge: imported_judgments(catalog, j.judge) for j in config.jurors if j.kind == "imported"}
+        panel = seat(config.jurors, runner, None, imported)
+        names = [name for _, _, name in panel.seats]
+        result = label(judge_given_pairs(panel, prompts, [(i.a, i.b) for i in items], runner))
     out = report(config, items, result, names)
     out.update(calibration(config, items, result, names, folds))
     if skipped is not None:

@@ -55,3 +55,11 @@ def map_groups(fn: Callable[[Sequence[T]], R], items: Sequence[T], workers: int,
     if isinstance(failure, BuildStopped):
         raise runner.final_stop() from None
     raise failure
+
+
+def group_mapper(runner, items: int) -> Callable | None:
+    """`map_groups` bound to the build's runner when its stages should overlap (every engine streams and there
+    is more than one item), else None (one pass, stage by stage)."""
+    if not runner.all_stream() or items < 2:
+        return None
+    return lambda fn, group_items: map_groups(fn, group_items, workers_for(runner.concurrency()), runner)

@@ -223,6 +223,9 @@ class RationaleStats(BuildStats):
     items_with_pairs: int
     rationale_pairs: int
     sft_rows: int
+    # items with agreeing judgments but no chosen/SFT target, by why ("only incomplete judgments agree": every
+    # agreeing one was cut or re-asked); only when some item has none
+    no_target: Counts | None = None
 
 
 STATS_MODELS: dict[str, type[BuildStats]] = {

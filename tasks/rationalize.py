@@ -6,8 +6,10 @@ outcome verifier, or the consensus) become `chosen`, those that disagree `reject
 (DPO) to train the judge on its own rationales. Pure: no engine, no storage.
 
 Every one of the K samples is a vote (identical replies included: they are stored once, counted each time).
-A reply cut at max_tokens or read only through the re-ask is *incomplete*: it still votes, but it is neither a
-chosen rationale nor the SFT target while a complete right one exists. Training text is always the rationale
+A reply cut at max_tokens or read only through the re-ask is *incomplete*: it still votes, but it is never a
+chosen rationale nor the SFT target — its quality is unknown, and unknown is not good enough to train on. An
+item whose agreeing judgments are all incomplete gets no chosen rationale and no SFT target (`target_problem`
+says why). Training text is always the rationale
 plus a rebuilt `Verdict: [[X]]` line (`training_reply`), never the raw reply with its re-ask.
 """
 
@@ -111,19 +113,26 @@ def _text_len(j: Judgment) -> int:
     return len(training_reply(j.rationale, j.verdict or ""))
 
 
-def complete_first(judgments: list[Judgment], incomplete: set[str]) -> list[Judgment]:
-    """The complete judgments, or the incomplete ones when no complete one exists (distinct either way)."""
-    judgments = distinct(judgments)
-    complete = [j for j in judgments if j.id not in incomplete]
-    return complete or judgments
+def complete(judgments: list[Judgment], incomplete: set[str]) -> list[Judgment]:
+    """The complete judgments (neither cut at max_tokens nor re-asked), each once."""
+    return [j for j in distinct(judgments) if j.id not in incomplete]
+
+
+ONLY_INCOMPLETE = "only incomplete judgments agree"
+
+
+def target_problem(right: list[Judgment], incomplete: set[str]) -> str | None:
+    """Why an item with agreeing judgments has no chosen rationale and no SFT target (None: it has them, or
+    nothing agreed): every agreeing judgment was cut or re-asked."""
+    return ONLY_INCOMPLETE if right and not complete(right, incomplete) else None
 
 
 def rationale_pairs(item_id: str, right: list[Judgment], wrong: list[Judgment], max_pairs: int,
                     incomplete: set[str] = frozenset()) -> list[RationalePair]:
     """At most `max_pairs` (right, wrong) pairs of distinct judgments, most informative first.
 
-    Chosen: complete right judgments only, unless none is complete (`incomplete`: ids cut at max_tokens or
-    re-asked). Ranking: complete rejected first, opposite verdicts before ties, then similar lengths of the
+    Chosen: complete right judgments only (`incomplete`: ids cut at max_tokens or re-asked; none complete → no
+    pair). Ranking: complete rejected first, opposite verdicts before ties, then similar lengths of the
     training text (so length is not what separates chosen from rejected); each judgment used once if possible.
     """
 
@@ -131,7 +140,7 @@ def rationale_pairs(item_id: str, right: list[Judgment], wrong: list[Judgment], 
         c, r = pair
         return (r.id in incomplete, side(r) == "=", abs(_text_len(c) - _text_len(r)), c.id, r.id)
 
-    ranked = sorted(product(complete_first(right, incomplete), distinct(wrong)), key=informativeness)
+    ranked = sorted(product(complete(right, incomplete), distinct(wrong)), key=informativeness)
     chosen: list[tuple[Judgment, Judgment]] = []
     used: set[str] = set()
     for pair in ranked:  # first pass: disjoint pairs; second pass fills up with reuse
@@ -149,6 +158,6 @@ def rationale_pairs(item_id: str, right: list[Judgment], wrong: list[Judgment], 
 
 
 def best_rationale(right: list[Judgment], incomplete: set[str] = frozenset()) -> Judgment | None:
-    """The agreed judgment kept for SFT: the fullest (longest) complete rationale — an incomplete one only when
-    no complete one agrees — ties broken by id for determinism."""
-    return max(complete_first(right, incomplete), key=lambda j: (len(j.rationale), j.id), default=None)
+    """The agreed judgment kept for SFT: the fullest (longest) complete rationale, ties broken by id for
+    determinism; None when no complete one agrees."""
+    return max(complete(right, incomplete), key=lambda j: (len(j.rationale), j.id), default=None)

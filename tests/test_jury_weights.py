@@ -5,7 +5,7 @@ import pytest
 
 from prefsynth.config.load import ConfigError, load_config
 from prefsynth.config.preference import JudgeEvalConfig
-from prefsynth.flows.judging import jury_of
+from prefsynth.tasks.judge.panel import seat
 from prefsynth.schemas.preference import Judgment, Sample
 from prefsynth.tasks.judge.jury import Jury, JurorSpec, aggregate, juror_votes
 
@@ -31,7 +31,7 @@ def config(tmp_path, jury: str):
 def test_weight_from_the_config_decides_the_label_and_both_orders_are_one_juror(tmp_path):
     cfg = config(tmp_path, "  - {kind: imported, judge: strong, weight: 2.5}\n"
                            "  - {kind: imported, judge: rm1}\n  - {kind: imported, judge: rm2}\n")
-    jury = jury_of(cfg.jurors, None)
+    jury = seat(cfg.jurors, None).jury
     assert [(s.judge, s.weight) for s in jury.specs] == [("rm1", 1.0), ("rm2", 1.0), ("strong", 2.5)]
     # strong prefers x in both orders (two readings, one vote of 2.5); rm1 and rm2 prefer y once each.
     js = [ordered("s1", "strong", "x", "y", "A>B"), ordered("s2", "strong", "y", "x", "B>A"),
@@ -55,7 +55,7 @@ def test_a_tie_a_parse_error_and_a_small_score_difference_abstain(tmp_path):
     cfg = config(tmp_path, "  - {kind: imported, judge: rm, score_min: 0, score_max: 10, abstain_below: 0.5}\n"
                            "  - {kind: imported, judge: tie}\n  - {kind: imported, judge: broken}\n"
                            "  - {kind: imported, judge: one}\n")
-    jury = jury_of(cfg.jurors, None)
+    jury = seat(cfg.jurors, None).jury
     js = [ordered("r1", "rm", "x", "y", scores=(3.2, 3.0)),  # |0.2| < 0.5: abstains
           ordered("t1", "tie", "x", "y", "A=B"), ordered("t2", "tie", "y", "x", "A=B"),  # a tie: abstains
           ordered("b1", "broken", "x", "y", status="parse_error"),

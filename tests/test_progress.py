@@ -13,6 +13,7 @@ from prefsynth.cli.main import app
 from prefsynth.config.load import load_config
 from prefsynth.config.preference import PreferenceBuildConfig
 from prefsynth.flows.preference import preference_build
+from prefsynth.runtime.build import summary
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -58,7 +59,7 @@ def recorded_build(cfg, catalog: Path) -> tuple[dict, Recorder]:
     rec = Recorder()
     progress.install(rec)
     try:
-        return preference_build(cfg, str(catalog)), rec
+        return summary(preference_build(cfg, str(catalog))), rec
     finally:
         progress.install(None)
 
@@ -88,11 +89,11 @@ def test_cli_progress_shows_cost_and_quiet_shows_none(priced):
 
 
 def test_judging_in_chunks_gives_the_same_version_and_one_growing_bar(priced, monkeypatch):
-    from prefsynth.flows import judging
+    from prefsynth.tasks.judge import single
 
     cfg = load_config(priced / "priced.yaml", PreferenceBuildConfig)
-    whole = preference_build(cfg, str(priced / "whole.duckdb"))
-    monkeypatch.setattr(judging, "CHUNK_REQUESTS", 4)  # with batch_size 32: one batch (16 pairs) per chunk
+    whole = summary(preference_build(cfg, str(priced / "whole.duckdb")))
+    monkeypatch.setattr(single, "CHUNK_REQUESTS", 4)  # with batch_size 32: one batch (16 pairs) per chunk
     cfg = cfg.model_copy(update={"batch_size": 2})  # 2 requests per batch → chunks of 2 pairs
     chunked, rec = recorded_build(cfg, priced / "chunked.duckdb")
     assert chunked["content_hash"] == whole["content_hash"]

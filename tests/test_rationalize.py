@@ -288,3 +288,43 @@ def test_rationale_runs_have_the_same_error_rule_and_budget_as_other_builds(tmp_
                                          "budget: {max_calls: 2}\n", model="scripted-12b")
     code, _, err = invoke("rationalize", str(config), "--catalog", catalog)
     assert code == 1 and "budget reached: max_calls=2 (spent 2)" in err and "No version was written" in err, err
+
+
+# -- review finding (issue 15 session): unknown is not wrong, nor right enough to train on ----------------------
+def test_only_incomplete_agreeing_judgments_give_no_chosen_and_no_sft_target():
+    """Cut or re-asked replies that agree with the reference are unknown quality: with no complete one agreeing,
+    the item has no chosen rationale and no SFT target (they still vote)."""
+    from prefsynth.tasks.rationalize import best_rationale, target_problem
+
+    right = [j("cut", "A>B", "x" * 90), j("reasked", "A>>B", "x" * 40)]
+    wrong = [j("w1", "B>A", "y" * 50)]
+    incomplete = {"cut", "reasked"}
+    assert best_rationale(right, incomplete) is None
+    assert rationale_pairs("item", right, wrong, max_pairs=2, incomplete=incomplete) == []
+    assert target_problem(right, incomplete) == "only incomplete judgments agree"
+    assert target_problem(right[:1] + [j("ok", "A>B")], incomplete) is None
+    assert target_problem([], incomplete) is None  # nothing agreed: not this problem
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_an_item_whose_agreeing_replies_are_all_cut_or_reasked_exports_nothing(tmp_path):
+    """Gold A>B; the two A>B replies are one cut at max_tokens and one read through the re-ask, the two complete
+    replies say B>A: no pair, no SFT row, and the stats say why."""
+
+    def judge(req, i):
+        if req.choices:
+            return "[[A>B]]"
+        return ["Long careful reasoning, " * 20 + CutEngine.CUT, "A is right.\nVerdict: [[A>B]]" + CutEngine.CUT,
+                "B reads better.\nVerdict: [[B>A]]", "B is clearer.\nVerdict: [[B>A]]"][i]
+
+    items = [{"prompt": "Which is better?", "response_a": "good", "response_b": "bad", "label": "A>B"}]
+    config, catalog, _ = rationale_setup(tmp_path, items, judge, "order: as_given\n", engine_cls=CutEngine,
+                                         model="scripted-cut-only")
+    st = json.loads(run("rationalize", str(config), "--catalog", catalog, "--json"))["stats"]
+    assert st["judgments"] == {"ok": 4} and st["incomplete"] == 2
+    assert st["agreement_with_reference"] == 0.5  # the cut replies still vote
+    assert st["rationale_pairs"] == 0 and st["sft_rows"] == 0
+    assert st["no_target"] == {"only incomplete judgments agree": 1}
+    con = duckdb.connect(catalog, read_only=True)
+    assert con.execute("SELECT best_id, right_ids FROM rationale_items").fetchone()[0] is None
+    con.close()

@@ -8,7 +8,7 @@ import pytest
 
 from prefsynth.config.load import ConfigError, load_config
 from prefsynth.config.preference import PreferenceBuildConfig
-from prefsynth.flows.judging import jury_of
+from prefsynth.tasks.judge.panel import seat
 from prefsynth.schemas.preference import Judgment, Prompt, Sample
 from prefsynth.schemas.verifier import VerifierJudgeConfig
 from prefsynth.tasks.answers import AnswerCheck
@@ -42,7 +42,7 @@ def verifier_on(x: Sample, y: Sample, checker=None) -> list[Judgment]:
 
 
 def vote(x: Sample, y: Sample, checker=None) -> float | None:
-    jury = jury_of([CFG], None)
+    jury = seat([CFG], None).jury
     [v] = juror_votes(x, y, verifier_on(x, y, checker), jury)
     return v.vote
 
@@ -111,7 +111,7 @@ def biased(jid: str, first: Sample, second: Sample) -> Judgment:
 
 def test_position_swap_keeps_a_pair_the_verifier_decided_and_drops_one_it_did_not():
     weighted = VerifierJudgeConfig(kind="verifier", weight=2)
-    jury = jury_of([weighted], None)
+    jury = seat([weighted], None).jury
     samples = {s.id: s for s in (RIGHT, WRONG, ALSO_RIGHT)}
     for x, y in ((WRONG, RIGHT), (RIGHT, WRONG)):
         js = verifier_on(x, y) + [biased("l1", x, y), biased("l2", y, x)]  # the LLM flips with the order
@@ -153,12 +153,12 @@ def test_a_verifier_needs_prompts_with_a_reference_field(tmp_path):
     (tmp_path / "good.yaml").write_text(text.format(ref="  reference_field: answer\n"))
     cfg = load_config(tmp_path / "good.yaml", PreferenceBuildConfig)
     assert [j.kind for j in cfg.jurors] == ["pairwise", "verifier"] and cfg.jurors[1].score_range == (0.0, 1.0)
-    assert jury_of(cfg.jurors[1:], SimpleNamespace()).specs[0].weight == 2
+    assert seat(cfg.jurors[1:], SimpleNamespace()).jury.specs[0].weight == 2
 
 
 def test_the_verified_filter_keeps_decided_pairs_of_verifiable_prompts_and_every_open_pair():
     prompts = {PROMPT.id: PROMPT, OPEN.id: OPEN}
-    jury = jury_of([CFG], None)
+    jury = seat([CFG], None).jury
 
     def decide(x, y, checker=None, extra=()):
         js = verifier_on(x, y, checker) + list(extra)
@@ -178,3 +178,27 @@ def test_the_verified_filter_keeps_decided_pairs_of_verifiable_prompts_and_every
     pair = aggregate(WRONG, RIGHT, js, jury)
     assert pair.chosen_id == "wrong"
     assert verified(pair, prompts, {j.id: j for j in js}) == (False, "chosen answer wrong (the jury outvoted the verifier)")
+
+
+def test_figures_read_other_jurors_as_the_build_jury_does():
+    """Review finding: the verifier figures score each juror with the build's jury — a reward model's score
+    difference below its `abstain_below` is an abstention (not a right reading), a weight-0 juror casts no
+    counted vote — and classify the verifier's judgment the way the `verified` filter does."""
+    from prefsynth.tasks.judge.verifier import verifier_outcome
+    from prefsynth.tasks.judge.votes import Jury, JurorSpec
+
+    rm = Judgment(id="rm", prompt_id=PROMPT.id, judge="rm", first_id=RIGHT.id, second_id=WRONG.id, status="ok",
+                  score_a=0.55, score_b=0.5)  # barely prefers the correct answer: below its threshold of 0.2
+    muted = Judgment(id="mu", prompt_id=PROMPT.id, judge="muted", first_id=RIGHT.id, second_id=WRONG.id,
+                     status="ok", verdict="A>>B")
+    js = verifier_on(RIGHT, WRONG) + [rm, muted]
+    jury = Jury.of([JurorSpec(NAME, (0.0, 1.0), 1.0), JurorSpec("rm", (0.0, 1.0), 1.0, 0.2),
+                    JurorSpec("muted", None, 0.0)])
+    f = verifier_figures([CheckedPair(RIGHT.id, True, js)], jury)
+    assert f["judges"]["rm"]["correct_first"]["no_verdict"] == 1 and f["judges"]["rm"]["votes"]["abstain"] == 1
+    assert f["judges"]["muted"]["correct_first"]["right"] == 1  # its readings are still measured
+    assert f["judges"]["muted"]["votes"] == {"correct": 0, "wrong": 0, "abstain": 1}  # weight 0: not counted
+    outcome = verifier_outcome(js)
+    assert (outcome.kind, outcome.correct_id, outcome.wrong_id) == ("decided", RIGHT.id, WRONG.id)
+    assert verifier_outcome(verifier_on(RIGHT, ALSO_RIGHT)).kind == "both_correct"
+    assert verifier_outcome([rm]).kind == "not_checked"

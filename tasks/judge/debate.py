@@ -4,19 +4,22 @@ Protocol after ChatEval (Chan et al. 2023, "ChatEval: Towards Better LLM-based E
 Debate"): referees with distinct personas speak one by one over a shared transcript for R rounds (their
 "one-by-one" strategy), then each gives a score to both responses; the verdict is the mean of the agents'
 scores, or the verdict of a final judge that reads the discussion (the "final judge" variant of multi-agent
-evaluation workflows). Pure: a `DebateState` advances one turn per call; the flow sends the requests, all
-debates of a batch advancing together, so every engine call carries a full batch.
+evaluation workflows). Pure: a `DebateState` advances one turn per call. `DebateJudge` (the registry's
+"debate") sends the requests through the runtime's `Calls`, all debates advancing together one turn per round
+trip, so every engine call carries a full batch.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import partial
 from statistics import mean
 
 from ...schemas.engine import GenRequest, GenResult
 from ...schemas.ids import content_id
 from ...schemas.judges import DebateAgent, DebateJudgeConfig
 from ...schemas.preference import DebateTurn, Judgment, Prompt, Sample
+from .base import Calls, Pair, PairJudge
 from .parse import parse_choice, parse_pairwise, parse_scores
 from .prompts import (
     DEBATE_TEMPLATE_VERSION, VERDICT_CHOICES, debate_final_messages, debate_material, debate_scores_messages,
@@ -188,3 +191,55 @@ def judge_name(engine_name: str, cfg: DebateJudgeConfig) -> str:
     panel = content_id([a.model_dump() for a in cfg.agents], cfg.score_min, cfg.score_max, length=8)
     return (f"{engine_name}|{DEBATE_TEMPLATE_VERSION}|panel={panel}|rounds={cfg.rounds}|{cfg.verdict}"
             f"|t={cfg.temperature}|seed={cfg.seed}")
+
+
+class DebateJudge(PairJudge):
+    """One debate per pair and order (both orders unless `both_orders` is off): turns, closing scores, and the
+    final judge's verdict when `verdict: final_judge`."""
+
+    def name(self, cfg: DebateJudgeConfig, calls: Calls | None) -> str:
+        return judge_name(calls.engine_name(cfg.engine), cfg)
+
+    def judge_pairs(self, cfg: DebateJudgeConfig, name: str, prompts: dict[str, Prompt], pairs: list[Pair],
+                    calls: Calls, imported=None) -> list[list[Judgment]]:
+        per_pair = 2 if cfg.both_orders else 1
+        states = [DebateState(prompts[x.prompt_id], a, b) for x, y in pairs for a, b in [(x, y), (y, x)][:per_pair]]
+        turns = schedule(cfg)
+        for step, (round_, agent) in enumerate(turns, start=1):
+            live = [i for i, st in enumerate(states) if st.error is None]
+            results = calls.run(cfg.engine, [turn_request(cfg, states[i], round_, agent) for i in live],
+                                f"debate · turn {step}/{len(turns)}")
+            for i, result in zip(live, results, strict=True):
+                states[i] = add_turn(states[i], cfg, round_, agent, result)
+        closing = _closing(cfg, states, calls)
+        finals = _finals(cfg, states, calls) if cfg.verdict == "final_judge" else [None] * len(states)
+        judgments = [to_judgment(name, cfg, st, closing[i], finals[i]) for i, st in enumerate(states)]
+        return [judgments[k * per_pair : (k + 1) * per_pair] for k in range(len(pairs))]
+
+
+def _closing(cfg: DebateJudgeConfig, states: list[DebateState], calls: Calls) -> list[list[Answer]]:
+    """Each agent's closing scores for every debate that did not fail ([] for those that did)."""
+    live = [i for i, st in enumerate(states) if st.error is None]
+    out: list[list[Answer]] = [[] for _ in states]
+    followup = partial(scores_reask_for, cfg) if cfg.reask else None
+    for agent in range(len(cfg.agents)):
+        requests = [scores_request(cfg, states[i], agent) for i in live]
+        answers = calls.run_with_followup(cfg.engine, requests, "debate · closing scores", followup)
+        for i, answer in zip(live, answers, strict=True):
+            out[i].append(answer)
+    return out
+
+
+def _finals(cfg: DebateJudgeConfig, states: list[DebateState], calls: Calls) -> list[Answer | None]:
+    """The final judge's verdict on every debate that did not fail (None for those that did)."""
+    live = [i for i, st in enumerate(states) if st.error is None]
+    followup = partial(final_reask_for, cfg) if cfg.reask else None
+    answers = calls.run_with_followup(cfg.engine, [final_request(cfg, states[i]) for i in live],
+                                      "debate · final judge", followup)
+    out: list[Answer | None] = [None] * len(states)
+    for i, answer in zip(live, answers, strict=True):
+        out[i] = answer
+    return out
+
+
+JUDGE = DebateJudge()

@@ -3,7 +3,8 @@
 Imported judgments are matched to the build's samples by text — prompt (as shown to judges) and both
 responses — so they apply whether the build sampled those responses itself or took them from the import.
 A judgment matched to samples with other ids is re-addressed to them (a new record with its own content id,
-same judge, verdict, scores and `pair_ref`). Pure: the flow reads the imported judgments from the catalog.
+same judge, verdict, scores and `pair_ref`). Pure: the flow reads the imported judgments from the catalog and
+gives them to `ImportedJudge` (the registry's "imported") as data.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from collections import defaultdict
 
 from ...schemas.ids import content_id
 from ...schemas.imported import ImportedJudgment, imported_sample
+from ...schemas.judges import ImportedJudgeConfig
 from ...schemas.preference import Judgment, Prompt, Sample
+from .base import Calls, Imported, Pair, PairJudge
 
 
 def _key(prompt_text: str, a: str, b: str) -> tuple[str, str, str]:
@@ -61,3 +64,17 @@ def imported_samples(prompts: list[Prompt], imported: list[ImportedJudgment]) ->
                 seen.add(s.id)
                 out[prompt.id].append(s.model_copy(update={"index": len(out[prompt.id])}))
     return [s for p in prompts for s in out.get(p.id, [])]
+
+
+class ImportedJudge(PairJudge):
+    """A juror whose judgments were made elsewhere: matched to the pairs by text, no engine call."""
+
+    def name(self, cfg: ImportedJudgeConfig, calls: Calls | None = None) -> str:
+        return cfg.judge
+
+    def judge_pairs(self, cfg: ImportedJudgeConfig, name: str, prompts: dict[str, Prompt], pairs: list[Pair],
+                    calls: Calls | None, imported: Imported) -> list[list[Judgment]]:
+        return match_imported(pairs, prompts, list(imported.get(cfg.judge, ())))
+
+
+JUDGE = ImportedJudge()

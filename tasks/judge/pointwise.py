@@ -4,17 +4,20 @@ Protocol after Prometheus (Kim et al. 2023, "Prometheus: Inducing Fine-grained E
 Models"; Prometheus 2, 2024): a score rubric with one description per score, an optional reference answer,
 feedback (the rationale) before the score. A reply without a readable in-range score on its last line gets one
 re-ask constrained to the score lines; if that fails too it is a parse error, never a default score.
-Pure: no engine, no storage — the flow runs the requests.
+Request building and reading are pure; `PointwiseJudge` (the registry's "pointwise") sends them through the
+runtime's `Calls`, no storage.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from ...schemas.engine import GenRequest, GenResult
 from ...schemas.ids import content_id
 from ...schemas.judges import PointwiseJudgeConfig
 from ...schemas.preference import Judgment, Prompt, Sample
+from .base import Calls
 from .parse import parse_score, parse_score_choice
 from .prompts import POINTWISE_TEMPLATE_VERSION, pointwise_messages, score_choices, score_reask_messages
 from .single import clip
@@ -91,3 +94,24 @@ def judge_name(engine_name: str, cfg: PointwiseJudgeConfig) -> str:
     """Engine/model, template, rubric (hashed: it changes every score) and sampling settings."""
     rubric = content_id(cfg.rubric, length=8)
     return f"{engine_name}|{POINTWISE_TEMPLATE_VERSION}|rubric={rubric}|t={cfg.temperature}|seed={cfg.seed}"
+
+
+class PointwiseJudge:
+    """A rating judge: every given sample rated once (feedback, then a rubric score; one constrained re-ask)."""
+
+    def name(self, cfg: PointwiseJudgeConfig, calls: Calls | None) -> str:
+        return judge_name(calls.engine_name(cfg.engine), cfg)
+
+    def rate(self, cfg: PointwiseJudgeConfig, name: str, prompts: dict[str, Prompt], samples: list[Sample],
+             calls: Calls) -> list[Judgment]:
+        items = [PointwiseItem(prompts[s.prompt_id], s) for s in samples]
+        followup = partial(reask_for, cfg) if cfg.reask else None
+        answers = calls.run_with_followup(cfg.engine, [first_request(cfg, it) for it in items], "rate (pointwise)",
+                                          followup)
+        return [to_judgment(name, cfg, it, *a) for it, a in zip(items, answers, strict=True)]
+
+    def judge_pairs(self, cfg, name, prompts, pairs, calls, imported=None) -> list[list[Judgment]]:
+        return [[] for _ in pairs]  # its ratings reach the pairs as the jury reads them (tasks/judge/votes.py)
+
+
+JUDGE = PointwiseJudge()

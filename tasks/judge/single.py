@@ -2,17 +2,20 @@
 
 Protocol after Zheng et al. 2023 ("Judging LLM-as-a-Judge with MT-Bench and Chatbot Arena"): rationale first,
 then a verdict; each pair is judged as (A, B) and (B, A) to expose position bias. The 5-level scale follows
-Arena-Hard (Li et al. 2024). Pure: no engine, no storage — the flow runs the requests.
+Arena-Hard (Li et al. 2024). Request building and reading are pure; `PairwiseJudge` (the registry's
+"pairwise") sends them through the runtime's `Calls`, no storage.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from ...schemas.engine import GenRequest, GenResult
 from ...schemas.ids import content_id
 from ...schemas.preference import Judgment, Prompt, Sample
 from ...schemas.judges import JudgeConfig
+from .base import Calls, PairJudge, Pair
 from .parse import parse_choice, parse_pairwise
 from .prompts import PAIRWISE_TEMPLATE_VERSION, VERDICT_CHOICES, pairwise_messages, reask_messages
 
@@ -94,3 +97,30 @@ def _make(base: dict, **fields) -> Judgment:
 def judge_name(engine_name: str, cfg: JudgeConfig) -> str:
     """A judge's identity: engine/model plus the settings that change its verdicts."""
     return f"{engine_name}|{PAIRWISE_TEMPLATE_VERSION}|t={cfg.temperature}|seed={cfg.seed}"
+
+
+CHUNK_REQUESTS = 8192  # judging requests built and held at once (~9 KB each with their replies, in memory)
+
+
+class PairwiseJudge(PairJudge):
+    """Every pair judged in both orders (x, y) and (y, x), one constrained re-ask for an unreadable verdict."""
+
+    def name(self, cfg: JudgeConfig, calls: Calls | None) -> str:
+        return judge_name(calls.engine_name(cfg.engine), cfg)
+
+    def judge_pairs(self, cfg: JudgeConfig, name: str, prompts: dict[str, Prompt], pairs: list[Pair], calls: Calls,
+                    imported=None) -> list[list[Judgment]]:
+        """Both orders of every pair. In chunks of whole batches: 120,000 requests and their replies held at
+        once would need ~1 GB (benchmarks/throughput.py); a chunk's are dropped once its judgments are made."""
+        followup = partial(reask_for, cfg) if cfg.reask else None
+        per_chunk = max(1, calls.batch_size * max(1, CHUNK_REQUESTS // calls.batch_size) // 2)  # pairs
+        judgments: list[Judgment] = []
+        for start in range(0, len(pairs), per_chunk):
+            items = [it for x, y in pairs[start : start + per_chunk] for it in both_orders(prompts[x.prompt_id], x, y)]
+            firsts = [first_request(cfg, it) for it in items]
+            answers = calls.run_with_followup(cfg.engine, firsts, "judge (pairwise)", followup)
+            judgments += [to_judgment(name, it, *answers[i]) for i, it in enumerate(items)]
+        return [judgments[2 * k : 2 * k + 2] for k in range(len(pairs))]
+
+
+JUDGE = PairwiseJudge()

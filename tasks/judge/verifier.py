@@ -15,13 +15,15 @@ both wrong is a difference of 0, an abstention. An unknown outcome makes the jud
 scores — also an abstention, never a vote against the response. A prompt without a reference gets no
 judgment. This is how verifiable-reward preference pairs are made: a correct against an incorrect sampled
 answer to the same question (Pang et al. 2024, "Iterative Reasoning Preference Optimization").
-Each response is checked once, however many pairs it is in.
+Each response is checked once, however many pairs it is in. `VerifierJudge` is the registry's "verifier";
+`verifier_outcome` is the one reading of its judgment on a pair, shared by the `verified` filter and the
+build's verifier figures (tasks/judge/verifier_stats.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol as TypingProtocol
+from typing import Literal, Protocol as TypingProtocol
 
 from ...schemas.ids import content_id
 from ...schemas.preference import Judgment, PreferencePair, Prompt, Sample
@@ -29,6 +31,7 @@ from ...schemas.process import UNKNOWN_STATUSES
 from ...schemas.verifier import VerifierJudgeConfig
 from ..answers import AnswerCheck
 from ..verify import AnswerChecker
+from .base import Calls, Pair, PairJudge
 
 VERIFIER_VERSION = "verifier-v1"
 PROTOCOL = "verifier"  # `Judgment.protocol` of the verifier's judgments
@@ -118,27 +121,64 @@ def explain(cx: Checked, cy: Checked, reference: str) -> str:
     return f"{one('A', cx)}; {one('B', cy)}; reference {reference!r}"
 
 
+class VerifierJudge(PairJudge):
+    """Answers checked against the prompt's reference, no model call (see the module docstring)."""
+
+    def name(self, cfg: VerifierJudgeConfig, calls: Calls | None = None) -> str:
+        return judge_name(cfg)
+
+    def judge_pairs(self, cfg: VerifierJudgeConfig, name: str, prompts: dict[str, Prompt], pairs: list[Pair],
+                    calls: Calls | None, imported=None) -> list[list[Judgment]]:
+        return verify_pairs(cfg, name, prompts, pairs)
+
+
+JUDGE = VerifierJudge()
+
+OutcomeKind = Literal["not_checked", "unknown", "both_correct", "neither_correct", "decided"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the verifier found on a pair: not checked (no verifier judgment), unknown (a check timed out or
+    failed, a response was cut), both or neither correct (it abstained), or decided — then which is correct."""
+
+    kind: OutcomeKind
+    correct_id: str | None = None
+    wrong_id: str | None = None
+
+
+def verifier_outcome(judgments: list[Judgment]) -> Outcome:
+    """The verifier's reading of a pair from the pair's judgments (its first verifier judgment)."""
+    j = next((j for j in judgments if j.protocol == PROTOCOL), None)
+    if j is None:
+        return Outcome("not_checked")
+    if j.status != "ok":
+        return Outcome("unknown")
+    if j.score_a == j.score_b:
+        return Outcome("both_correct" if j.score_a == 1 else "neither_correct")
+    if (j.score_a or 0) > (j.score_b or 0):
+        return Outcome("decided", j.first_id, j.second_id)
+    return Outcome("decided", j.second_id, j.first_id)
+
+
 def verifier_backs(pair: PreferencePair, judgments: dict[str, Judgment]) -> bool:
     """Whether a verifier juror checked this pair and found its chosen response correct and the rejected wrong."""
-    return any(j.protocol == PROTOCOL and j.status == "ok" and (j.margin_for(pair.chosen_id) or 0) > 0
-               for j in (judgments[i] for i in pair.judgment_ids if i in judgments))
+    found = verifier_outcome([judgments[i] for i in pair.judgment_ids if i in judgments])
+    return found.kind == "decided" and found.correct_id == pair.chosen_id
+
+
+_WHY_NOT = {"not_checked": "not checked (no verifier juror)", "unknown": "answer check unknown",
+            "both_correct": "both answers correct", "neither_correct": "neither answer correct",
+            "decided": "chosen answer wrong (the jury outvoted the verifier)"}
 
 
 def verified(pair: PreferencePair, prompts: dict[str, Prompt], judgments: dict[str, Judgment]) -> tuple[bool, str]:
     """The `verified` filter: a pair of a prompt with a reference answer is kept only when the verifier decided
-    it for its chosen response (`verifier_backs`); the reason names what the verifier found otherwise. Pairs of
-    open prompts pass."""
+    it for its chosen response; the reason names what the verifier found otherwise. Pairs of open prompts pass."""
     prompt = prompts.get(pair.prompt_id)
     if prompt is None or prompt.reference is None:
         return True, "open prompt (no reference answer)"
-    if verifier_backs(pair, judgments):
+    found = verifier_outcome([judgments[i] for i in pair.judgment_ids if i in judgments])
+    if found.kind == "decided" and found.correct_id == pair.chosen_id:
         return True, "chosen answer correct, rejected wrong"
-    mine = [j for j in (judgments[i] for i in pair.judgment_ids if i in judgments) if j.protocol == PROTOCOL]
-    if not mine:
-        return False, "not checked (no verifier juror)"
-    j = mine[0]
-    if j.status != "ok":
-        return False, "answer check unknown"
-    if j.score_a == j.score_b:
-        return False, "both answers correct" if j.score_a == 1 else "neither answer correct"
-    return False, "chosen answer wrong (the jury outvoted the verifier)"
+    return False, _WHY_NOT[found.kind]

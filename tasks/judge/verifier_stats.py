@@ -5,8 +5,12 @@ the better response is known, so each other juror's readings can be scored: *rig
 response, *wrong* when it favours the wrong one, *tie*, or *no verdict* (a parse error or failed call). Split by
 the order shown — the correct response as A (first) or as B (second) — the two rates expose position bias: a
 judge that always prefers A is right every time the correct answer is shown first and never when it is second.
-Its *vote* (orders averaged, as the jury counts it: tasks/judge/votes.py) is for the correct response, for the
-wrong one, or an abstention. Pure functions over records; the build stores the result in its stats.
+Readings and votes are read with the build's `Jury` (score ranges, `abstain_below`, weights), the way the jury
+counted them: a score difference below a juror's threshold is no verdict, and its *vote* (orders averaged:
+tasks/judge/votes.py) is for the correct response, for the wrong one, or an abstention — which is also what a
+weight-0 juror's vote is (recorded, not counted; its readings are still scored). The verifier's own outcome is
+read by `verifier_outcome` (tasks/judge/verifier.py), as the `verified` filter reads it. Pure functions over
+records; the build stores the result in its stats.
 """
 
 from __future__ import annotations
@@ -16,8 +20,8 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 
 from ...schemas.preference import Judgment, PreferencePair
-from .verifier import PROTOCOL
-from .votes import by_juror, votes_for
+from .verifier import PROTOCOL, verifier_outcome
+from .votes import Jury, by_juror, votes_for
 
 _SLOTS = {"xy": "correct_first", "yx": "correct_second", "scores": "scores"}
 
@@ -39,47 +43,45 @@ def build_pairs(pairs: list[PreferencePair], by_pair: list[list[Judgment]],
             for p, js in zip(pairs, by_pair, strict=True)]
 
 
-def verifier_figures(pairs: list[CheckedPair]) -> dict | None:
+def verifier_figures(pairs: list[CheckedPair], jury: Jury | None = None) -> dict | None:
     """Counts of the verifier's checks and each other juror against its decided pairs; None without a verifier.
 
     `checked`: pairs it judged (their prompt has a reference); `decided`: one correct and one wrong;
     `both_correct` / `neither_correct` (abstained); `unknown` (a check timed out or failed, a response was cut);
     `kept` decided pairs in the version, `kept_chosen_correct` of those whose chosen response is the correct one.
+    Other jurors are read with `jury` (the build's; default: every juror weight 1, no range, no threshold).
     """
     counts: Counter = Counter()
     judges: dict[str, Counter] = defaultdict(Counter)
     for p in pairs:
-        mine = [j for j in p.judgments if j.protocol == PROTOCOL]
-        if not mine:
+        found = verifier_outcome(p.judgments)
+        if found.kind == "not_checked":
             continue
         counts["checked"] += 1
-        v = mine[0]
-        if v.status != "ok":
-            counts["unknown"] += 1
-            continue
-        if v.score_a == v.score_b:
-            counts["both_correct" if v.score_a == 1 else "neither_correct"] += 1
+        if found.kind != "decided":
+            counts[found.kind] += 1
             continue
         counts["decided"] += 1
-        correct, wrong = (v.first_id, v.second_id) if (v.score_a or 0) > (v.score_b or 0) else (v.second_id, v.first_id)
         if p.kept:
             counts["kept"] += 1
-            counts["kept_chosen_correct"] += p.chosen_id == correct
-        _score_others(judges, correct, wrong, [j for j in p.judgments if j.protocol != PROTOCOL])
+            counts["kept_chosen_correct"] += p.chosen_id == found.correct_id
+        others = [j for j in p.judgments if j.protocol != PROTOCOL]
+        _score_others(judges, found.correct_id, found.wrong_id, others, jury or Jury())
     if not counts["checked"]:
         return None
     keys = ("checked", "decided", "both_correct", "neither_correct", "unknown", "kept", "kept_chosen_correct")
     return {**{k: counts[k] for k in keys}, "judges": {name: _judge_figures(c) for name, c in sorted(judges.items())}}
 
 
-def _score_others(judges: dict[str, Counter], correct: str, wrong: str, judgments: list[Judgment]) -> None:
+def _score_others(judges: dict[str, Counter], correct: str, wrong: str, judgments: list[Judgment], jury: Jury) -> None:
     x, y = SimpleNamespace(id=correct), SimpleNamespace(id=wrong)  # votes_for reads only the ids
-    readings = votes_for(x, y, judgments)
+    readings = votes_for(x, y, judgments, jury)
     for r in readings:
         outcome = "no_verdict" if r.margin is None else "right" if r.margin > 0 else "wrong" if r.margin < 0 else "tie"
         judges[r.judge][f"{_SLOTS[r.slot]}.{outcome}"] += 1
-    for vote in by_juror(readings):
-        judges[vote.judge]["vote." + ("abstain" if vote.vote is None else "correct" if vote.vote > 0 else "wrong")] += 1
+    for vote in by_juror(readings, jury):
+        counted = vote.vote is not None and vote.weight > 0  # as the jury's tally counts it
+        judges[vote.judge]["vote." + ("abstain" if not counted else "correct" if vote.vote > 0 else "wrong")] += 1
 
 
 def _judge_figures(c: Counter) -> dict:
@@ -102,7 +104,9 @@ def position_bias(figures: dict) -> float | None:
     return round(first["right_rate"] - second["right_rate"], 4)
 
 
-def verifier_section(pairs: list[PreferencePair], by_pair: list[list[Judgment]], kept: list[PreferencePair]) -> dict:
-    """The build stats' `verifier` entry, or nothing when the jury has no verifier."""
-    figures = verifier_figures(build_pairs(pairs, by_pair, kept))
+def verifier_section(pairs: list[PreferencePair], by_pair: list[list[Judgment]], kept: list[PreferencePair],
+                     jury: Jury | None = None) -> dict:
+    """The build stats' `verifier` entry (other jurors read with the build's `jury`), or nothing when the jury
+    has no verifier."""
+    figures = verifier_figures(build_pairs(pairs, by_pair, kept), jury)
     return {} if figures is None else {"verifier": figures}

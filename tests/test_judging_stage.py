@@ -1,0 +1,76 @@
+"""The judging stage (tasks/judge/): one `Judge` registry keyed by the juror's kind; the jury set up — and a
+fitted aggregation's juror names checked — before any engine call; each pair aggregated once."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from prefsynth.cli.main import app
+from prefsynth.schemas.engine import DryRunEngineConfig
+from prefsynth.schemas.judges import JUROR_KINDS
+from prefsynth.tasks.generate import register_engine
+from prefsynth.tasks.judge import calibrated
+from tests.fakes import ScriptedEngine, longer_wins, numbered_policy, policy_then_judge
+from tests.latency_server import LatencyServer
+from tests.test_runtime import write_config
+
+
+def test_every_juror_kind_has_one_judge_in_the_registry():
+    from prefsynth.tasks.judge.registry import JUDGES, Judge, judge_for
+
+    assert set(JUDGES) == set(JUROR_KINDS)
+    assert all(isinstance(judge, Judge) for judge in JUDGES.values())
+    from prefsynth.schemas.verifier import VerifierJudgeConfig
+
+    assert judge_for(VerifierJudgeConfig(kind="verifier")) is JUDGES["verifier"]
+
+
+GONE = {"aggregation": {"kind": "fitted", "coefficients": {"gone": {"xy": 1.0}}}}
+
+
+def build(config: str, catalog) -> tuple[int, str]:
+    result = CliRunner().invoke(app, ["build", config, "--catalog", str(catalog), "--json"])
+    return result.exit_code, " ".join(result.stderr.split())
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_fitted_jury_naming_no_juror_fails_before_any_engine_call(tmp_path):
+    """Stage by stage (an in-process engine): the config names a juror the jury does not have."""
+    engine = ScriptedEngine(policy_then_judge(numbered_policy, longer_wins))
+    register_engine(DryRunEngineConfig(model="fitted-names"), engine)
+    (tmp_path / "p.jsonl").write_text("".join(json.dumps({"prompt": f"Q{i}?"}) + "\n" for i in range(3)))
+    config = {"name": "d", "prompts": {"path": "p.jsonl"}, "engines": {"e": {"kind": "dry_run", "model": "fitted-names"}},
+              "policies": [{"engine": "e", "n": 2}], "judge": {"engine": "e"}, **GONE}
+    (tmp_path / "c.yaml").write_text(json.dumps(config))
+    code, err = build(str(tmp_path / "c.yaml"), tmp_path / "c.duckdb")
+    assert code == 1 and "no juror named 'gone'" in err, err
+    assert engine.requests == []
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_overlapped_groups_check_fitted_names_before_any_request(tmp_path):
+    with LatencyServer() as server:
+        code, err = build(write_config(tmp_path, server.base_url, prompts=4, top=GONE), tmp_path / "c.duckdb")
+        assert code == 1 and "no juror named 'gone'" in err, err
+        assert server.served == 0
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_overlapped_groups_aggregate_each_pair_once(tmp_path, monkeypatch):
+    counted = []
+    real = calibrated.aggregate
+
+    def counting(*args, **kwargs):
+        counted.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(calibrated, "aggregate", counting)
+    top = {"aggregation": {"kind": "dawid_skene"}}
+    with LatencyServer() as server:
+        result = CliRunner().invoke(app, ["build", write_config(tmp_path, server.base_url, prompts=6, top=top),
+                                          "--catalog", str(tmp_path / "c.duckdb"), "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert len(counted) == json.loads(result.stdout)["stats"]["pairs"] > 0
