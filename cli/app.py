@@ -1,4 +1,5 @@
-"""What every `prefsynth` command shares: the Typer app, consoles, common options, and running a flow.
+"""What every `prefsynth` command shares: the Typer app, consoles, errors, opening the catalog, and running a flow
+(the shared options: cli/options.py).
 
 Imported before Prefect by every CLI module: it sets Prefect's environment defaults first (prefsynth/prefect_env.py).
 """
@@ -6,8 +7,6 @@ Imported before Prefect by every CLI module: it sets Prefect's environment defau
 from __future__ import annotations
 
 import json
-import os
-from enum import Enum
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -22,7 +21,9 @@ from rich.console import Console  # noqa: E402
 from .. import progress  # noqa: E402
 from ..storage.catalog import Catalog, CatalogError, open_waiting  # noqa: E402
 from ..storage.inputs import InputError  # noqa: E402
+from ..config.base import resolve_catalog  # noqa: E402
 from ..config.load import ConfigError  # noqa: E402
+from .options import RunnerName  # noqa: E402
 
 app = typer.Typer(
     help="prefsynth — synthesize LLM preference datasets, stored as versioned datasets in a DuckDB catalog.",
@@ -33,38 +34,14 @@ app = typer.Typer(
 out = Console()
 err = Console(stderr=True)
 
-CATALOG_HELP = "DuckDB catalog file [default: the config's `catalog`, else $PREFSYNTH_CATALOG, else ./prefsynth.duckdb]"
-CatalogOpt = typer.Option(None, "--catalog", "-c", help=CATALOG_HELP, show_default=False)
-JsonOpt = typer.Option(False, "--json", help="Print the build summary as JSON on stdout")
-QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bars")
-WaitOpt = typer.Option(
-    0.0, "--wait", min=0, help="If another process is using the catalog, wait up to this many seconds for it "
-    "(default: fail at once)",
-)
-
-
-class RunnerName(str, Enum):
-    threads = "threads"
-    ray = "ray"
-
-
-RunnerOpt = typer.Option(
-    RunnerName.threads, "--runner", help="Where engine batches run: threads (this process) or ray (Ray workers; "
-    "needs prefsynth[ray])",
-)
-RayAddressOpt = typer.Option(
-    None, "--ray-address", help="With --runner ray: the cluster to join (e.g. 127.0.0.1:6379, ray://host:10001); "
-    "default: start a Ray instance for this run", show_default=False,
-)
-
-
 def fail(message: str, code: int = 2) -> None:
     err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
     raise typer.Exit(code)
 
 
 def catalog_path(explicit: Optional[Path], configured: Optional[str] = None) -> Path:
-    return Path(explicit or configured or os.environ.get("PREFSYNTH_CATALOG") or "prefsynth.duckdb")
+    """--catalog, else the config's `catalog`, else $PREFSYNTH_CATALOG, else the default (config/base.py)."""
+    return resolve_catalog(explicit, configured)
 
 
 def open_catalog(path: Path) -> Catalog:

@@ -1,23 +1,24 @@
 """The commands that run a flow: build, label-steps, rationalize, eval-judge.
 
-Each loads its config and checks its input before anything starts (bad input exits 2 naming the file, line and
+Each takes the same run options (cli/options.py: `--catalog --json --quiet --wait --runner --ray-address`),
+loads its config and checks its input before anything starts (bad input exits 2 naming the file, line and
 field), then runs its Prefect flow with progress bars and prints a summary, or JSON with `--json`.
 """
 
 from __future__ import annotations
 
 from enum import Enum
-from functools import partial
 from pathlib import Path
 from typing import Optional
 
-import typer
+from .app import app, out  # first: sets Prefect's env
 
-from .app import (CatalogOpt, JsonOpt, QuietOpt, RayAddressOpt, RunnerName, RunnerOpt, WaitOpt, app, out,
-                       run_flow_command)
-from .print import print_stats, print_stepwise_summary, print_summary
-from ..config.load import load_config
-from ..config.preference import PreferenceBuildConfig
+import typer  # noqa: E402
+
+from ..config.load import load_config  # noqa: E402
+from ..config.preference import PreferenceBuildConfig  # noqa: E402
+from .options import RunOptions, run_options  # noqa: E402
+from .print import print_stats, print_stepwise_summary, print_summary  # noqa: E402
 
 
 class OnError(str, Enum):
@@ -31,14 +32,10 @@ OnErrorOpt = typer.Option(
 
 
 @app.command()
+@run_options
 def build(
     config: Path = typer.Argument(..., help="YAML build config (see examples/quickstart.yaml)"),
-    catalog: Optional[Path] = CatalogOpt,
-    as_json: bool = JsonOpt,
-    quiet: bool = QuietOpt,
-    wait: float = WaitOpt,
-    runner: RunnerName = RunnerOpt,
-    ray_address: Optional[str] = RayAddressOpt,
+    run: RunOptions = RunOptions(),
 ) -> None:
     """Run a preference build: sample, judge in both orders, pair, filter, and write a new dataset version."""
     from ..flows.preference import preference_build, read_prompts
@@ -48,18 +45,14 @@ def build(
         read_prompts(cfg)
         return cfg
 
-    run_flow_command(load, preference_build, catalog, as_json, quiet, print_summary, wait, runner, ray_address)
+    run.run(load, preference_build, print_summary)
 
 
 @app.command("label-steps")
+@run_options
 def label_steps(
     config: Path = typer.Argument(..., help="YAML config (see examples/gsm8k_omegaprm.yaml)"),
-    catalog: Optional[Path] = CatalogOpt,
-    as_json: bool = JsonOpt,
-    quiet: bool = QuietOpt,
-    wait: float = WaitOpt,
-    runner: RunnerName = RunnerOpt,
-    ray_address: Optional[str] = RayAddressOpt,
+    run: RunOptions = RunOptions(),
 ) -> None:
     """Label reasoning steps for process reward models (OmegaPRM or Math-Shepherd) into a stepwise version."""
     from ..config.process import load_process_config
@@ -70,15 +63,14 @@ def label_steps(
         read_problems(cfg)
         return cfg
 
-    run_flow_command(load, process_labels, catalog, as_json, quiet, print_stepwise_summary, wait, runner, ray_address)
+    run.run(load, process_labels, print_stepwise_summary)
 
 
 @app.command()
+@run_options
 def rationalize(
     config: Path = typer.Argument(..., help="YAML config (see examples/rationalize.yaml)"),
-    catalog: Optional[Path] = CatalogOpt,
-    as_json: bool = JsonOpt,
-    quiet: bool = QuietOpt,
+    run: RunOptions = RunOptions(),
 ) -> None:
     """Self-rationalization: sample K judgments per item, pair right with wrong rationales (a rationale version)."""
     from ..config.rationale import load_rationale_config
@@ -90,27 +82,26 @@ def rationalize(
         read_inputs(cfg)
         return cfg
 
-    run_flow_command(load, rationalize_flow, catalog, as_json, quiet, print_stats)
+    run.run(load, rationalize_flow, print_stats)
 
 
 @app.command("eval-judge")
+@run_options
 def eval_judge(
     config: Path = typer.Argument(..., help="YAML with engines and a judge or jury (a build config works too)"),
     gold: Path = typer.Option(..., "--gold", help="JSONL: prompt, response_a, response_b, label (A>B|B>A), source"),
-    catalog: Optional[Path] = CatalogOpt,
-    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout"),
-    quiet: bool = QuietOpt,
     fit: Optional[Path] = typer.Option(
         None, "--fit", help="Write CONFIG with `aggregation: fitted` (the logistic jury fitted on every gold item) "
         "to this YAML file; a build uses it as is", show_default=False),
     folds: int = typer.Option(5, "--folds", min=2, help="k of the k-fold cross-validation of the fitted jury"),
     on_error: OnError = OnErrorOpt,
+    run: RunOptions = RunOptions(),
 ) -> None:
     """Measure judges against gold labels: double-order accuracy, swap inconsistency, κ, length bias, filters,
     and each aggregation's precision/coverage frontier with a cross-validated fitted jury (`--fit` writes it)."""
     from ..storage.inputs import InputError
     from ..flows.eval_fit import write_fitted_config
-    from ..flows.eval_report import load_eval_config, print_eval_report
+    from ..reports.judge_eval import load_eval_config, print_eval_report
     from ..flows.evaluate_judge import evaluate_judge, gold_items
 
     def load():
@@ -118,8 +109,8 @@ def eval_judge(
         gold_items(gold, [] if on_error == OnError.skip else None)  # a bad gold file fails before any model starts
         return cfg
 
-    def run(cfg, catalog_file: str) -> dict:
-        report = evaluate_judge(cfg, catalog_file, gold_path=str(gold), folds=folds, on_error=on_error.value)
+    def evaluate(flow, cfg, catalog_file: str) -> dict:
+        report = flow(cfg, catalog_file, gold_path=str(gold), folds=folds, on_error=on_error.value)
         if fit:
             try:
                 report["fit_written"] = str(write_fitted_config(config, fit, report, str(gold)))
@@ -136,4 +127,4 @@ def eval_judge(
         if "fit_written" in report:
             out.print(f"wrote {report['fit_written']} (aggregation: fitted; a build uses it as is)")
 
-    run_flow_command(load, run, catalog, as_json, quiet, show)
+    run.run(load, evaluate_judge, show, call=evaluate)

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from .app import CatalogOpt, app, catalog_path, err, fail, open_catalog, out  # first: sets Prefect's env
+from .app import app, catalog_path, err, fail, open_catalog, out  # first: sets Prefect's env
 
 import typer  # noqa: E402
 from rich.table import Table  # noqa: E402
@@ -16,6 +16,7 @@ from rich.table import Table  # noqa: E402
 from ..storage.catalog import CatalogError  # noqa: E402
 from ..storage.inputs import InputError  # noqa: E402
 from ..storage.versions import VersionNotFound, get_version, list_versions  # noqa: E402
+from .options import CatalogOpt  # noqa: E402
 from . import flows  # noqa: E402,F401 — registers build, label-steps, rationalize, eval-judge
 from .flows import OnError, OnErrorOpt  # noqa: E402
 from .print import print_version  # noqa: E402
