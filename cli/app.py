@@ -34,6 +34,7 @@ app = typer.Typer(
 out = Console()
 err = Console(stderr=True)
 
+
 def fail(message: str, code: int = 2) -> None:
     err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
     raise typer.Exit(code)
