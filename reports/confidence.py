@@ -12,21 +12,13 @@ from __future__ import annotations
 
 from ..schemas.dataset import DatasetVersion
 from ..storage.catalog import Catalog
+from ..storage.records import version_pairs
 from ..tasks.judge.frontier import THRESHOLDS
-
-# The jury's own pairs of a version: its rows, or the pair a filter's change was derived from.
-_CONFIDENCES = """
-SELECT DISTINCT p.id, p.confidence FROM pairs p
-WHERE p.derived_from IS NULL AND p.id IN (SELECT COALESCE(q.derived_from, q.id) FROM dataset_rows d JOIN pairs q ON q.id = d.row_id
-               WHERE d.name = ? AND d.version = ?)
-   OR p.derived_from IS NULL AND p.id IN (SELECT f.pair_id FROM filter_decisions f WHERE f.name = ? AND f.version = ?)
-"""
-
 
 def confidence_summary(catalog: Catalog, version: DatasetVersion) -> dict | None:
     """None when the version's pairs carry no confidence (built before migration m008)."""
-    rows = catalog.query(_CONFIDENCES, [version.name, version.version, version.name, version.version])
-    values = [c for _, c in rows if c is not None]
+    pairs = version_pairs(catalog, version.name, version.version)  # the jury's own pairs of the build
+    values = [p.confidence for p in pairs if p.confidence is not None]
     if not values:
         return None
     aggregation = (version.config or {}).get("aggregation") or {"kind": "majority"}
@@ -35,9 +27,9 @@ def confidence_summary(catalog: Catalog, version: DatasetVersion) -> dict | None
                       if isinstance(f, dict) and f.get("kind") == "confidence"), None)
     return {
         "aggregation": aggregation.get("kind", "majority"),
-        "pairs": len(rows),
+        "pairs": len(pairs),
         "with_confidence": len(values),
-        "coverage": [{"threshold": t, "share": round(sum(v >= t and v > 0.5 for v in values) / len(rows), 4)}
+        "coverage": [{"threshold": t, "share": round(sum(v >= t and v > 0.5 for v in values) / len(pairs), 4)}
                      for t in THRESHOLDS],
         "frontier": fit.get("frontier"),
         "frontier_how": f"{fit['folds']}-fold cross-validated on {fit.get('items')} gold items" if fit else None,

@@ -16,7 +16,7 @@ from typing import Any
 from ..schemas.dataset import DatasetVersion
 from ..schemas.preference import VERDICT_MARGIN, Judgment
 from ..schemas.stats import BuildStats, Funnel, PreferenceStats, VerifierStats, load_stats
-from ..storage.report_data import JudgmentRow, PairRow, PreferenceData, RationaleRow, StepRow
+from ..storage.report_data import JudgmentRow, PreferenceData, RationaleRow, StepRow
 from ..tasks.judge.agreement import cohen_kappa
 from ..tasks.judge.jury import votes_for
 from ..tasks.labels import derive
@@ -42,8 +42,8 @@ def preference_summary(version: DatasetVersion, data: PreferenceData) -> dict[st
         "judges": judges,
         "funnel": st.funnel.model_dump(),
         "verdicts": verdict_counts(data.judgments),
-        "margins": {"kept": _counts(p.margin for p in data.pairs if p.kept),
-                    "dropped": _counts(p.margin for p in data.pairs if not p.kept)},
+        "margins": {"kept": _counts(p.margin for p in data.pairs if p.id in data.kept),
+                    "dropped": _counts(p.margin for p in data.pairs if p.id not in data.kept)},
         "scores": score_counts(data.judgments),
         "longer_won": longer_won(data),
         "juror_kappa": juror_kappa(data) if len(judges) > 1 else None,
@@ -84,7 +84,7 @@ def longer_won(data: PreferenceData) -> dict[str, Any]:
         return {"decided": len(wins), "longer_won": sum(wins),
                 "rate": round(sum(wins) / len(wins), 4) if wins else None}
 
-    decided = [p for p in data.pairs if not p.tie and p.chosen_len != p.rejected_len]
+    decided = [p for p in data.pairs if not p.tie and data.chosen_longer(p) is not None]
     by_judge: dict[str, list[bool]] = defaultdict(list)
     for j in data.judgments:
         if j.status != "ok" or j.verdict is None or j.second_id is None or j.first_len == j.second_len:
@@ -93,8 +93,8 @@ def longer_won(data: PreferenceData) -> dict[str, Any]:
         if m:
             by_judge[j.judge].append((m > 0) == ((j.first_len or 0) > (j.second_len or 0)))
     return {
-        "pairs": rate([p.chosen_len > p.rejected_len for p in decided]),
-        "kept_pairs": rate([p.chosen_len > p.rejected_len for p in decided if p.kept]),
+        "pairs": rate([data.chosen_longer(p) for p in decided]),
+        "kept_pairs": rate([data.chosen_longer(p) for p in decided if p.id in data.kept]),
         "by_judge": {judge: rate(w) for judge, w in sorted(by_judge.items())},
     }
 

@@ -1,44 +1,29 @@
 """What a version report needs from the catalog, as small typed rows (aggregated in SQL where that is enough).
 
-A preference version's *build pairs* are every pair its build aggregated, kept or dropped (dropped pairs are
-in `filter_decisions`), as the jury made them (before a filter changed one); a pair is *kept* when it, or the
-pair a filter derived from it, is a row of the version.
+A preference version's report reads its *build pairs* (storage/records.py:BUILD_PAIRS: every pair its build
+aggregated, kept or dropped, as the jury made it) as `PreferencePair` records with their kept flags.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from ..schemas.dataset import DatasetVersion
+from ..schemas.preference import PreferencePair
 from ..schemas.process import LabelledSolution
 from .catalog import Catalog
+from .records import BUILD_PAIRS, build_pairs
 from .stepwise import stepwise_rows
 
-# $1 = name, $2 = version. The build's pairs (not derived), each with its kept flag and response lengths.
-_PAIRS = """
-WITH rows_ AS (SELECT row_id FROM dataset_rows WHERE name = $1 AND version = $2),
-ids AS (
-    SELECT pair_id AS id FROM filter_decisions WHERE name = $1 AND version = $2
-    UNION SELECT row_id FROM rows_
-    UNION SELECT derived_from FROM pairs WHERE id IN (SELECT row_id FROM rows_) AND derived_from IS NOT NULL
-),
-kept AS (
-    SELECT row_id AS id FROM rows_
-    UNION SELECT derived_from FROM pairs WHERE id IN (SELECT row_id FROM rows_) AND derived_from IS NOT NULL
-)
-SELECT p.id, p.prompt_id, p.chosen_id, p.rejected_id, p.margin, p.tie, p.agreement, p.margin_std,
-       p.chosen_score, p.rejected_score, p.judgment_ids, p.id IN (SELECT id FROM kept) AS kept,
-       length(c.text) AS chosen_len, length(r.text) AS rejected_len
-FROM pairs p
-JOIN samples c ON c.id = p.chosen_id
-JOIN samples r ON r.id = p.rejected_id
-WHERE p.id IN (SELECT id FROM ids) AND p.derived_from IS NULL
-ORDER BY p.id
+# $1 = name, $2 = version. The characters of each response of the build's pairs.
+_LENGTHS = f"""
+WITH bp AS ({BUILD_PAIRS.strip()})
+SELECT s.id, length(s.text) FROM samples s
+WHERE s.id IN (SELECT chosen_id FROM bp UNION SELECT rejected_id FROM bp)
 """
 
-_JUDGMENTS = """
-WITH vp AS ({pairs}),
+_JUDGMENTS = f"""
+WITH vp AS ({BUILD_PAIRS.strip()}),
 links AS (SELECT DISTINCT unnest(from_json(judgment_ids, '["VARCHAR"]')) AS jid FROM vp)
 SELECT j.id, j.judge, j.protocol, j.status, j.verdict, j.first_id, j.second_id, j.score_a, j.score_b,
        length(f.text) AS first_len, length(s.text) AS second_len
@@ -48,24 +33,6 @@ LEFT JOIN samples f ON f.id = j.first_id
 LEFT JOIN samples s ON s.id = j.second_id
 ORDER BY j.id
 """
-
-
-@dataclass(frozen=True)
-class PairRow:
-    id: str
-    prompt_id: str
-    chosen_id: str
-    rejected_id: str
-    margin: float
-    tie: bool
-    agreement: float
-    margin_std: float
-    chosen_score: float | None
-    rejected_score: float | None
-    judgment_ids: tuple[str, ...]
-    kept: bool
-    chosen_len: int
-    rejected_len: int
 
 
 @dataclass(frozen=True)
@@ -85,19 +52,26 @@ class JudgmentRow:
 
 @dataclass(frozen=True)
 class PreferenceData:
-    pairs: list[PairRow]
+    """A preference version's build pairs (as the jury made them), which of them it kept, the length of each of
+    their responses (characters, by sample id) and the judgments behind them."""
+
+    pairs: list[PreferencePair]
+    kept: frozenset[str]
+    lengths: dict[str, int]
     judgments: list[JudgmentRow]
+
+    def chosen_longer(self, pair: PreferencePair) -> bool | None:
+        """Whether the chosen response is the longer one; None when both are equally long."""
+        chosen, rejected = self.lengths.get(pair.chosen_id, 0), self.lengths.get(pair.rejected_id, 0)
+        return None if chosen == rejected else chosen > rejected
 
 
 def preference_data(catalog: Catalog, version: DatasetVersion) -> PreferenceData:
     params = [version.name, version.version]
-    pairs = []
-    for r in catalog.query(_PAIRS, params):
-        *head, ids, kept, clen, rlen = r
-        pairs.append(PairRow(*head, judgment_ids=tuple(json.loads(ids)), kept=bool(kept), chosen_len=clen or 0,
-                             rejected_len=rlen or 0))
-    judgments = [JudgmentRow(*r) for r in catalog.query(_JUDGMENTS.format(pairs=_PAIRS.strip()), params)]
-    return PreferenceData(pairs, judgments)
+    build = build_pairs(catalog, version.name, version.version)
+    lengths = {sid: n or 0 for sid, n in catalog.query(_LENGTHS, params)}
+    judgments = [JudgmentRow(*r) for r in catalog.query(_JUDGMENTS, params)]
+    return PreferenceData([pair for pair, _ in build], frozenset(p.id for p, kept in build if kept), lengths, judgments)
 
 
 @dataclass(frozen=True)

@@ -173,7 +173,8 @@ def test_juror_kappa_is_on_absolute_winners_against_a_hand_computed_table():
     κ = (35/49 − 22/49)/(27/49) = 13/27. (Relative to chosen: J1 +6 0·1, J2 +6 −1 → κ = −1/13.)
     """
     from prefsynth.reports.summary import juror_kappa
-    from prefsynth.storage.report_data import JudgmentRow, PairRow, PreferenceData
+    from prefsynth.schemas.preference import PreferencePair
+    from prefsynth.storage.report_data import JudgmentRow, PreferenceData
 
     j1 = ["x", "y", "x", "y", "x", "x", "="]
     j2 = ["x", "y", "x", "y", "y", "x", "x"]
@@ -190,7 +191,8 @@ def test_juror_kappa_is_on_absolute_winners_against_a_hand_computed_table():
             ids.append(jid)
             judgments.append(JudgmentRow(jid, judge, "pairwise", "ok", verdict, first, second, None, None, 5, 5))
         c, r = (x, y) if chosen[i] == "x" else (y, x)
-        pairs.append(PairRow(f"p{i}", "q", c, r, 1.0, False, 1.0, 0.0, None, None, tuple(ids), True, 5, 5))
-    k = juror_kappa(PreferenceData(pairs, judgments))
+        pairs.append(PreferencePair(id=f"p{i}", prompt_id="q", chosen_id=c, rejected_id=r, margin=1.0, tie=False,
+                                    judgment_ids=tuple(ids), n_judgments=2, n_parsed=2, agreement=1.0))
+    k = juror_kappa(PreferenceData(pairs, frozenset(p.id for p in pairs), {}, judgments))
     assert k["judges"] == ["J1", "J2"] and k["pairs"] == [[7, 7], [7, 7]]
     assert k["kappa"][0][1] == k["kappa"][1][0] == pytest.approx(13 / 27, abs=1e-4)

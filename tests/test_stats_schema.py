@@ -187,7 +187,7 @@ def test_old_versions_display_as_before():
                         "parent_version": 1, "stats": stats}
             with out.capture() as cap:
                 print_version(manifest)
-            summary = (preference_summary(version, PreferenceData([], [])) if kind == "preference"
+            summary = (preference_summary(version, PreferenceData([], frozenset(), {}, [])) if kind == "preference"
                        else stepwise_summary(version, []) if kind == "stepwise" else rationale_summary(version, []))
             assert cap.get() == case["cli"], name
             assert summary["headline"] == case["headline"], name
