@@ -100,7 +100,7 @@ def eval_judge(
     """Measure judges against gold labels: double-order accuracy, swap inconsistency, κ, length bias, filters,
     and each aggregation's precision/coverage frontier with a cross-validated fitted jury (`--fit` writes it)."""
     from ..storage.inputs import InputError
-    from ..flows.eval_fit import write_fitted_config
+    from ..tasks.judge.eval_fit import write_fitted_config
     from ..reports.judge_eval import load_eval_config, print_eval_report
     from ..flows.evaluate_judge import evaluate_judge, gold_items
 

@@ -4,7 +4,7 @@
 filters) or a whole build config, whose prompts and policies are then ignored. Engine calls go through the
 catalog's call cache, so a re-run is free; imported jurors read their judgments from the catalog. Nothing else
 is written. The report also has each aggregation's accuracy and precision/coverage frontier and the fitted jury
-(k-fold cross-validated: flows/eval_fit.py).
+(k-fold cross-validated: tasks/judge/eval_fit.py); the figures are tasks/judge/evaluation.py's.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from ..storage.catalog import Catalog
 from ..storage.inputs import InputError
 from ..storage.judgment_files import read_gold
 from ..storage.records import imported_judges, imported_judgments
-from ..tasks.judge.evaluation import GoldItem, evaluate_group, gold_longer_wins
+from ..tasks.judge.eval_fit import calibration
+from ..tasks.judge.evaluation import GoldItem, gold_report
 from ..runtime.calls import CallRunner
 from ..config.preference import JuryFields
-from .eval_fit import calibration
-from ..tasks.judge.panel import JuryResult, judge_given_pairs, label, seat
+from ..tasks.judge.panel import judge_given_pairs, seat
 
 
 def gold_items(path: Path | str, skipped: list | None = None) -> list[GoldItem]:
@@ -38,37 +38,14 @@ def gold_items(path: Path | str, skipped: list | None = None) -> list[GoldItem]:
     return items
 
 
-def _check_imported(config: JuryFields, catalog: Catalog) -> None:
+def imported_for(config: JuryFields, catalog: Catalog) -> dict[str, list]:
+    """The judgments of the config's imported jurors, read from the catalog (InputError when one has none)."""
     known = imported_judges(catalog)
     for juror in config.jurors:
         if juror.kind == "imported" and juror.judge not in known:
             raise InputError(catalog.path, None, None, f"no imported judgments by judge {juror.judge!r}; "
                              "load them with `prefsynth import-judgments FILE`")
-
-
-def _groups(config: JuryFields, names: list[str]) -> list[tuple[str, str, list[str]]]:
-    """(group name, protocol, judge names): each juror, each protocol with several jurors, and the whole jury."""
-    pairs = enumerate(zip(names, config.jurors, strict=True), start=1)
-    groups = [(f"juror {k}", juror.kind, [name]) for k, (name, juror) in pairs]
-    kinds = [j.kind for j in config.jurors]
-    for kind in dict.fromkeys(kinds):
-        if 1 < kinds.count(kind) < len(kinds):
-            groups.append((f"{kind} jurors", kind, [n for n, k in zip(names, kinds, strict=True) if k == kind]))
-    if len(names) > 1:
-        groups.append(("jury", "jury", names))
-    return groups
-
-
-def report(config: JuryFields, items: list[GoldItem], result: JuryResult, names: list[str]) -> dict:
-    rows = []
-    for group, protocol, members in _groups(config, names):
-        chosen = set(members)
-        judgments = [[j for j in js if j.judge in chosen] for js in result.by_pair]
-        whole = set(members) == set(names)  # the configured aggregation is about the whole jury
-        rows.append({**evaluate_group(group, protocol, len(members), items, judgments, config.filters, result.jury,
-                                      config.aggregation if whole else None), "judges": members})
-    sources = sorted({i.source for i in items})
-    return {"items": len(items), "sources": sources, "gold_longer_wins": gold_longer_wins(items), "groups": rows}
+    return {j.judge: imported_judgments(catalog, j.judge) for j in config.jurors if j.kind == "imported"}
 
 
 @flow(name="judge-eval")
@@ -79,17 +56,14 @@ def evaluate_judge(config: JuryFields, catalog_path: str, gold_path: str, folds:
     started = time.perf_counter()
     skipped: list | None = [] if on_error == "skip" else None
     items = gold_items(gold_path, skipped)
-    prompts = {i.prompt.id: i.prompt for i in items}
     with Catalog(catalog_path) as catalog:
-        _check_imported(config, catalog)
         runner = CallRunner(CallCache(catalog), config.engines, config.batch_size)
-        imported = {j.judge: imported_judgments(catalog, j.judge) for j in config.jurors if j.kind == "imported"}
-        panel = seat(config.jurors, runner, None, imported)
-        names = [name for _, _, name in panel.seats]
-        result = label(judge_given_pairs(panel, prompts, [(i.a, i.b) for i in items], runner))
-    out = report(config, items, result, names)
-    out.update(calibration(config, items, result, names, folds))
+        panel = seat(config.jurors, runner, None, imported_for(config, catalog))
+        pairs = [(i.a, i.b) for i in items]
+        result = judge_given_pairs(panel, {i.prompt.id: i.prompt for i in items}, pairs, runner)
+    names = [name for _, _, name in panel.seats]
+    out = {**gold_report(config, items, result, names), **calibration(config, items, result, names, folds)}
     if skipped is not None:
         out["skipped_gold"] = [str(e) for e in skipped]
-    out.update(gold=str(gold_path), wall_time_s=round(time.perf_counter() - started, 3), **runner.stats.as_dict())
-    return out
+    return {**out, "gold": str(gold_path), "wall_time_s": round(time.perf_counter() - started, 3),
+            **runner.stats.as_dict()}

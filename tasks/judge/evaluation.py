@@ -19,6 +19,7 @@ from ..filters import FilterContext, filter_labels, filter_pairs
 from .agreement import cohen_kappa
 from .calibrated import aggregate_pairs
 from .jury import Jury, Vote, votes_for
+from .panel import Verdicts
 
 
 @dataclass(frozen=True)
@@ -145,3 +146,30 @@ def _curve_row(label: str, kept: list, gold_by_pair: dict[str, GoldItem], n: int
         item = gold_by_pair[p.derived_from or p.id]
         right += not p.tie and p.chosen_id == item.winner.id
     return {"filter": label, "kept": len(kept), "coverage": _rate(len(kept), n), "accuracy": _rate(right, len(kept))}
+
+
+def _groups(config, names: list[str]) -> list[tuple[str, str, list[str]]]:
+    """(group name, protocol, judge names): each juror, each protocol with several jurors, and the whole jury."""
+    pairs = enumerate(zip(names, config.jurors, strict=True), start=1)
+    groups = [(f"juror {k}", juror.kind, [name]) for k, (name, juror) in pairs]
+    kinds = [j.kind for j in config.jurors]
+    for kind in dict.fromkeys(kinds):
+        if 1 < kinds.count(kind) < len(kinds):
+            groups.append((f"{kind} jurors", kind, [n for n, k in zip(names, kinds, strict=True) if k == kind]))
+    if len(names) > 1:
+        groups.append(("jury", "jury", names))
+    return groups
+
+
+def gold_report(config, items: list[GoldItem], result: Verdicts, names: list[str]) -> dict:
+    """eval-judge's figures per group of jurors (`_groups`) on the gold items, the gold sources and how often the
+    longer response is the gold one. `config` has `jurors`, `filters` and `aggregation` (a judge-eval config)."""
+    rows = []
+    for group, protocol, members in _groups(config, names):
+        chosen = set(members)
+        judgments = [[j for j in js if j.judge in chosen] for js in result.by_pair]
+        whole = set(members) == set(names)  # the configured aggregation is about the whole jury
+        rows.append({**evaluate_group(group, protocol, len(members), items, judgments, config.filters, result.jury,
+                                      config.aggregation if whole else None), "judges": members})
+    sources = sorted({i.source for i in items})
+    return {"items": len(items), "sources": sources, "gold_longer_wins": gold_longer_wins(items), "groups": rows}

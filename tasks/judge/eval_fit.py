@@ -13,16 +13,16 @@ from pathlib import Path
 
 import yaml
 
-from ..schemas.aggregation import FittedAggregation
-from ..tasks.judge.dawid_skene import dawid_skene
-from ..tasks.judge.evaluation import GoldItem
-from ..tasks.judge.fitted import fit_jury, probability
-from ..tasks.judge.frontier import summarise
-from ..tasks.judge.jury import aggregate, votes_for
-from ..tasks.judge.panel import JuryResult
+from ...schemas.aggregation import FittedAggregation
+from .dawid_skene import dawid_skene
+from .evaluation import GoldItem
+from .fitted import fit_jury, probability
+from .frontier import summarise
+from .jury import aggregate, votes_for
+from .panel import Verdicts
 
 
-def _majority_p_x(items: list[GoldItem], result: JuryResult) -> list[float | None]:
+def _majority_p_x(items: list[GoldItem], result: Verdicts) -> list[float | None]:
     out = []
     for item, js in zip(items, result.by_pair, strict=True):
         pair = aggregate(item.a, item.b, js, result.jury)
@@ -31,7 +31,7 @@ def _majority_p_x(items: list[GoldItem], result: JuryResult) -> list[float | Non
     return out
 
 
-def calibration(config, items: list[GoldItem], result: JuryResult, names: list[str], folds: int = 5,
+def calibration(config, items: list[GoldItem], result: Verdicts, names: list[str], folds: int = 5,
                 seed: int = 0) -> dict:
     """`aggregations` (majority, dawid_skene, fitted CV, the configured fitted model) and `fit` (coefficients
     on all items, CV accuracy, folds, each juror's added value), or `fit_error` when the gold is too small."""
