@@ -3,6 +3,7 @@ import-judgments); the flow commands live in cli/flows.py, shared options and he
 
 from __future__ import annotations
 
+import enum
 import json
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ import typer  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from ..storage.catalog import CatalogError  # noqa: E402
+from ..storage.formats.registry import FORMATS, format_help  # noqa: E402
 from ..storage.inputs import InputError  # noqa: E402
 from ..storage.versions import VersionNotFound, get_version, list_versions  # noqa: E402
 from .options import CatalogOpt  # noqa: E402
@@ -22,6 +24,9 @@ from .flows import OnError, OnErrorOpt  # noqa: E402
 from .print import print_version  # noqa: E402
 
 __all__ = ["app", "main"]
+
+# `--format`'s choices: the export-format registry's names
+FormatName = enum.Enum("FormatName", {name: name for name in FORMATS}, type=str)
 
 
 @app.command()
@@ -72,12 +77,8 @@ def show(
 @app.command()
 def export(
     ref: str = typer.Argument(..., help="NAME or NAME@VERSION (default: the latest version)"),
-    fmt: str = typer.Option(
-        ...,
-        "--format",
-        "-f",
-        help="trl-preference (preference datasets); trl-stepwise or math-shepherd (stepwise); "
-        "hf (Hugging Face folder: data/train-*.parquet + dataset card + save_to_disk copy, in the kind's TRL format)",
+    fmt: FormatName = typer.Option(
+        ..., "--format", "-f", help=f"The format (the dataset kinds it accepts): {format_help()}"
     ),
     out_dir: Path = typer.Option(..., "--out", "-o", help="Folder to write NAME/vN/ into"),
     threshold: float = typer.Option(
@@ -94,15 +95,17 @@ def export(
     catalog: Optional[Path] = CatalogOpt,
 ) -> None:
     """Export a dataset version in a trainer's format (NAME/vN/train.parquet + manifest.json), or publish it."""
-    from ..storage import hub
-    from ..flows.export import ExportError, export_version
+    from ..storage.formats import hf as hub
+    from ..storage.formats.base import ExportError, ExportOptions
+    from ..storage.formats.registry import export_version
 
-    if push_to_hub and fmt != "hf":
+    fmt = fmt.value
+    if push_to_hub and FORMATS[fmt].layout != "hf":
         fail("--push-to-hub needs --format hf")
     with open_catalog(catalog_path(catalog)) as cat:
         try:
             v = get_version(cat, ref)
-            path = export_version(cat, v, fmt, out_dir, threshold, truncate)
+            path = export_version(cat, v, fmt, out_dir, ExportOptions(threshold, truncate))
         except (VersionNotFound, ExportError, hub.PublishError, ValueError) as exc:
             fail(str(exc))
     out.print(f"wrote {path} ({v.row_count} rows)")
@@ -188,7 +191,7 @@ def report(
     as_json: bool = typer.Option(False, "--json", help="Print the report's numbers as JSON on stdout"),
 ) -> None:
     """Write a version's report: index.html with plots (funnel, verdicts, margins, juror κ, length, step labels)."""
-    from ..flows.report import write_report
+    from ..reports.page import write_report
 
     with open_catalog(catalog_path(catalog)) as cat:
         try:
