@@ -328,3 +328,32 @@ def test_an_item_whose_agreeing_replies_are_all_cut_or_reasked_exports_nothing(t
     con = duckdb.connect(catalog, read_only=True)
     assert con.execute("SELECT best_id, right_ids FROM rationale_items").fetchone()[0] is None
     con.close()
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_items_overlap_in_groups_on_a_server_with_the_same_records(tmp_path, monkeypatch):
+    """issue 13 item 3 for rationalize: with a server engine the items are judged in overlapping groups (each
+    group's re-asks go out as soon as its replies are in); the version is the one stage by stage gives."""
+    from prefsynth.runtime.calls import CallRunner
+    from prefsynth.tasks import rationale_items
+    from tests.latency_server import LatencyServer
+
+    groups = []
+    real = rationale_items.sample_judgments
+    monkeypatch.setattr(rationale_items, "sample_judgments", lambda c, items, calls: groups.append(len(items)) or
+                        real(c, items, calls))
+    items = [{"prompt": f"Q{i}?", "response_a": f"a{i}", "response_b": f"b{i}", "label": "A>B"} for i in range(6)]
+    (tmp_path / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in items))
+    with LatencyServer() as server:
+        engine = (f"{{kind: openai, base_url: '{server.base_url}', model: sim, api_key_env: null, "
+                  "max_concurrency: 4, backoff_s: 0.05}")
+        (tmp_path / "r.yaml").write_text(f"name: judge-data\nitems: {{path: items.jsonl}}\nengines: {{j: {engine}}}\n"
+                                         "judge: {engine: j, temperature: 0.9}\nk: 3\n")
+        streamed = json.loads(run("rationalize", str(tmp_path / "r.yaml"), "--catalog", str(tmp_path / "a.duckdb"),
+                                  "--json"))
+        assert len(groups) == 6  # one group per item here
+        monkeypatch.setattr(CallRunner, "all_stream", lambda self: False)
+        staged = json.loads(run("rationalize", str(tmp_path / "r.yaml"), "--catalog", str(tmp_path / "b.duckdb"),
+                                "--json"))
+    assert groups[6:] == [6] and streamed["rows"] == staged["rows"] == 6
+    assert streamed["content_hash"] == staged["content_hash"]
