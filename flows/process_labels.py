@@ -17,7 +17,6 @@ from pathlib import Path
 
 from prefect import flow
 
-from ..config.base import DEFAULT_CATALOG
 from ..config.process import ProcessLabelsConfig
 from ..runtime.build import BuildContext
 from ..runtime.calls import CallRunner
@@ -32,10 +31,10 @@ from ..tasks.verify import AnswerChecker
 
 
 @flow(name="process-labels")
-def process_labels(config: ProcessLabelsConfig, catalog_path: str = DEFAULT_CATALOG) -> DatasetVersion:
+def process_labels(config: ProcessLabelsConfig, catalog_path: str | None = None) -> DatasetVersion:
     """Label the steps of solutions to `config.problems`; returns the version (its stats: the build summary)."""
     problems = read_problems(config)
-    with BuildContext(config, catalog_path, kind="stepwise") as build, \
+    with BuildContext(config, config.catalog_file(catalog_path), kind="stepwise") as build, \
             AnswerChecker(config.answer_timeout_s) as checker:
         rollouts = rollout_source(config, problems, build.runner, checker)
         lookup = prefix_lookup(build.catalog) if config.reuse_prefix_values else None

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from prefect import flow
 
-from ..config.base import DEFAULT_CATALOG
 from ..config.rationale import RationalizeConfig
 from ..runtime.build import BuildContext
 from ..runtime.overlap import group_mapper
@@ -30,11 +29,11 @@ def read_inputs(config: RationalizeConfig) -> list[RationaleInput]:
 
 
 @flow(name="rationalize")
-def rationalize(config: RationalizeConfig, catalog_path: str = DEFAULT_CATALOG) -> DatasetVersion:
+def rationalize(config: RationalizeConfig, catalog_path: str | None = None) -> DatasetVersion:
     """Build a new `rationale` version of `config.name`. Stops without a version (BuildStopped) when a budget is
     reached or more calls fail than `max_error_rate`."""
     inputs = read_inputs(config)
-    with BuildContext(config, catalog_path, "rationale") as build, AnswerChecker(config.answer_timeout_s) as checker:
+    with BuildContext(config, config.catalog_file(catalog_path), "rationale") as build, AnswerChecker(config.answer_timeout_s) as checker:
         shown = show(config, inputs, checker)
         sampled = sample_all(config, shown, build.runner, group_mapper(build.runner, len(shown)))
         made = [make_item(config, sh, s) for sh, s in zip(shown, sampled, strict=True)]

@@ -38,10 +38,9 @@ def test_deploy_and_run_the_nightly_build_with_a_process_worker(prefect_env, tmp
 
     (tmp_path / "p.jsonl").write_text('{"prompt": "First question?"}\n{"prompt": "Second question?"}\n')
     catalog = tmp_path / "scheduled.duckdb"
-    params = {
-        "catalog_path": str(catalog),
+    params = {  # no catalog_path, as in prefect.yaml: the run writes to the config's catalog, as the CLI would
         "config": {
-            "name": "scheduled", "prompts": {"path": str(tmp_path / "p.jsonl")},
+            "name": "scheduled", "prompts": {"path": str(tmp_path / "p.jsonl")}, "catalog": str(catalog),
             "engines": {"fake": {"kind": "dry_run"}},
             # the server validates parameters against the flow's JSON schema: union members name their kind
             "policies": [{"kind": "sample", "engine": "fake", "n": 3, "max_tokens": 16}],
