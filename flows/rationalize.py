@@ -33,7 +33,8 @@ def rationalize(config: RationalizeConfig, catalog_path: str | None = None) -> D
     """Build a new `rationale` version of `config.name`. Stops without a version (BuildStopped) when a budget is
     reached or more calls fail than `max_error_rate`."""
     inputs = read_inputs(config)
-    with BuildContext(config, config.catalog_file(catalog_path), "rationale") as build, AnswerChecker(config.answer_timeout_s) as checker:
+    with BuildContext(config, config.catalog_file(catalog_path), "rationale") as build, \
+            AnswerChecker(config.answer_timeout_s) as checker:
         shown = show(config, inputs, checker)
         sampled = sample_all(config, shown, build.runner, group_mapper(build.runner, len(shown)))
         made = [make_item(config, sh, s) for sh, s in zip(shown, sampled, strict=True)]
