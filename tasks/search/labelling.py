@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ...schemas.process import (
     LabelledSolution, MathShepherdConfig, OmegaPRMConfig, PrefixLookup, PrefixValue, Problem, Rollout,
@@ -75,13 +75,12 @@ class StepLabelRun:
         for row in self.labelled:
             first.setdefault(row.solution_id, row)
         dropped = len(self.labelled) - len(first)
-        unique = StepLabelRun(
-            list(first.values()),
-            list({s.id: s for s in self.solutions}.values()),
-            list({(s.solution_id, s.index): s for s in self.steps}.values()),
-            list({(v.problem_id, v.prefix_hash): v for v in self.prefix_values}.values()),
-            self.rounds, self.stop_reasons, self.paths, self.estimates, self.rollouts_requested,
-            self.extra_draws, self.incomplete,
+        unique = replace(
+            self,
+            labelled=list(first.values()),
+            solutions=list({s.id: s for s in self.solutions}.values()),
+            steps=list({(s.solution_id, s.index): s for s in self.steps}.values()),
+            prefix_values=list({(v.problem_id, v.prefix_hash): v for v in self.prefix_values}.values()),
         )
         return unique, dropped
 
