@@ -153,3 +153,27 @@ def test_embedded_model_build_on_ray_matches_the_thread_pool(cluster, tmp_path):
     assert threads["stats"]["completion_tokens"] > 0 and threads["stats"]["pairs"] == 1
     assert on_ray["content_hash"] == threads["content_hash"]
     assert on_ray["stats"]["completion_tokens"] == threads["stats"]["completion_tokens"]
+
+
+@needs_ray
+@pytest.mark.slow
+@pytest.mark.usefixtures("prefect_harness")
+def test_rationalize_and_eval_judge_on_ray_match_the_thread_pool(cluster, calls_here, tmp_path):
+    """Every flow command takes --runner (issue 15 item 6): rationalize and eval-judge run on Ray too."""
+    for name in ("judge_items.jsonl", "gold.jsonl"):
+        shutil.copy(EXAMPLES / name, tmp_path)
+    config = tmp_path / "r.yaml"
+    config.write_text("name: r-dry\nitems: {path: judge_items.jsonl}\nengines: {fake: {kind: dry_run}}\n"
+                      "judge: {engine: fake, temperature: 0.9, max_tokens: 40}\nk: 2\n")
+    threads, on_ray = on_threads_and_ray("rationalize", config, tmp_path, cluster)
+    assert on_ray["content_hash"] == threads["content_hash"] and on_ray["stats"]["engine_calls"] > 0
+    assert calls_here["calls"] == threads["stats"]["engine_calls"]  # the Ray run's calls: all in workers
+
+    (tmp_path / "e.yaml").write_text("engines: {fake: {kind: dry_run}}\njury: [{engine: fake, max_tokens: 40}]\n")
+    before = calls_here["calls"]
+    args = ("eval-judge", str(tmp_path / "e.yaml"), "--gold", str(tmp_path / "gold.jsonl"), "--json")
+    threads = cli_json(*args, "-c", str(tmp_path / "e-threads.duckdb"))
+    in_flow_process = calls_here["calls"] - before
+    on_ray = cli_json(*args, "-c", str(tmp_path / "e-ray.duckdb"), "--runner", "ray", "--ray-address", cluster)
+    assert in_flow_process > 0 and calls_here["calls"] - before == in_flow_process  # the Ray run's calls: in workers
+    assert on_ray["groups"] == threads["groups"] and on_ray["items"] == threads["items"] > 0
