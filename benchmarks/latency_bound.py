@@ -68,6 +68,17 @@ def write_config(folder: Path, base_url: str, prompts: int, samples: int, concur
     return path
 
 
+def occupancy(intervals: list[list[float]]) -> list[float]:
+    """Mean requests being served in each second since the first request came (capacity = full): where the
+    server idled — the ramp-up, the middle, the tail."""
+    seconds = int(max((end for _, end in intervals), default=0)) + 1
+    busy = [0.0] * seconds
+    for start, end in intervals:
+        for s in range(int(start), int(end) + 1):
+            busy[s] += max(0.0, min(end, s + 1) - max(start, s))
+    return [round(b, 1) for b in busy]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--prompts", type=int, default=200)
@@ -85,6 +96,7 @@ def main() -> None:
             process_wall, out = timed(cmd, fresh_env(work, "latency"))
             summary = json.loads(out)
         served = json.loads(urllib.request.urlopen(base_url + "/stats").read())
+        intervals = json.loads(urllib.request.urlopen(base_url + "/intervals").read())["intervals"]
     finally:
         server.terminate()
         server.wait()
@@ -103,6 +115,7 @@ def main() -> None:
         "failed_calls": st["engine_errors"],
         "retries": st["engine_retries"],
         "server": served,
+        "occupancy_per_s": occupancy(intervals),
         "machine": machine(load),
         "content_hash": summary["content_hash"],
     }

@@ -1,20 +1,24 @@
 """The engine for any OpenAI-compatible HTTP server: OpenAI, `vllm serve`, llama.cpp's server.
 
-Plain `httpx.AsyncClient` (no SDK): the servers differ in small ways (llama.cpp ignores `n`, only vLLM knows
-`structured_outputs`), and the retry policy must be ours so that it honours `Retry-After`.
+A plain `aiohttp.ClientSession` (no SDK): the servers differ in small ways (llama.cpp ignores `n`, only vLLM knows
+`structured_outputs`), and the retry policy must be ours so that it honours `Retry-After`. aiohttp, not httpx: the
+client's CPU per request is what keeps a fast server full from a small machine, and httpx (httpcore, anyio) cost
+1.65 ms of CPU per call against aiohttp's 0.45 ms (1,500 calls at 64 in flight, benchmarks/README.md section 9).
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import logging
 import os
 import time
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import aiohttp
 
 from ..schemas.engine import Completion, GenRequest, GenResult, OpenAIEngineConfig
 from .scheduler import Scheduler, run_on_loop
@@ -22,7 +26,19 @@ from .scheduler import Scheduler, run_on_loop
 log = logging.getLogger(__name__)
 
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
-POOL_CONNECTIONS = 8  # connections per httpx pool (see OpenAIEngine._post)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One HTTP response, read whole: status, headers (lower-case names) and body text."""
+
+    status: int
+    headers: dict[str, str]
+    text: str
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
 
 
 class _Retryable(Exception):
@@ -84,8 +100,7 @@ class OpenAIEngine:
         self.concurrency = config.max_concurrency  # a batch this big keeps every allowed slot busy
         self.scheduler = Scheduler(config.max_concurrency, config.max_requests_per_minute,
                                    config.max_tokens_per_minute)
-        self._clients: list[httpx.AsyncClient] = []  # made on the engine loop, kept for the process
-        self._active: list[int] = []  # calls in flight per client
+        self._session: aiohttp.ClientSession | None = None  # made on the engine loop on first use
 
     def submit(self, request: GenRequest) -> Future:
         """Send one request now (it queues for a slot); a future of its `GenResult`, never an exception."""
@@ -95,25 +110,22 @@ class OpenAIEngine:
         futures = [self.submit(r) for r in requests]
         return [f.result() for f in futures]
 
-    async def _post(self, url: str, body: dict, headers: dict) -> httpx.Response:
-        """POST on the least busy of several small connection pools.
+    async def _post(self, url: str, body: dict, headers: dict) -> Reply:
+        """POST a JSON body on the engine's one connection pool (keep-alive; the scheduler's slots bound the
+        connections, so the pool itself has no limit) and read the whole response."""
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=60)
+            self._session = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=None))
+        data = json.dumps(body).encode()
+        async with self._session.post(url, data=data, headers={**headers, **_JSON}) as resp:
+            text = (await resp.read()).decode("utf-8", errors="replace")
+            return Reply(resp.status, {k.lower(): v for k, v in resp.headers.items()}, text)
 
-        httpcore looks at every connection of its pool each time a request starts or ends, which for one pool of
-        64 connections cost more CPU than the rest of a build (benchmarks/latency_bound.py); pools of at most
-        `POOL_CONNECTIONS` keep that small. No pool limits its connections: the scheduler's slots do.
-        """
-        if not self._clients:
-            n = self.config.max_concurrency
-            limits = httpx.Limits(max_connections=n, max_keepalive_connections=POOL_CONNECTIONS)
-            self._clients = [httpx.AsyncClient(limits=limits, timeout=self.config.timeout_s)
-                             for _ in range(-(-n // POOL_CONNECTIONS))]
-            self._active = [0] * len(self._clients)
-        i = min(range(len(self._clients)), key=self._active.__getitem__)
-        self._active[i] += 1
-        try:
-            return await self._clients[i].post(url, json=body, headers=headers)
-        finally:
-            self._active[i] -= 1
+    def close(self) -> None:
+        """Close the connection pool (the engine registry does, when it lets the engine go)."""
+        if self._session is not None:
+            session, self._session = self._session, None
+            run_on_loop(session.close()).result(timeout=10)
 
     async def _one(self, req: GenRequest) -> GenResult:
         cfg = self.config
@@ -166,13 +178,14 @@ class OpenAIEngine:
                 return completions, prompt_tokens
             except _Retryable as exc:
                 reason, hint = str(exc), exc.wait_s
+                if exc.status is not None:  # refused with 429/5xx: generated nothing
+                    sched.refused(estimate)
                 if exc.status == 429:  # the whole engine slows down (max_backoff_s caps its pause too)
                     sched.rate_limited(None if hint is None else min(hint, cfg.max_backoff_s))
             except TimeoutError:
                 reason, hint = f"timeout after {cfg.timeout_s:g}s", None
-            except httpx.RequestError as exc:  # connect/read/write errors, resets, httpx's own timeouts
-                kind = "timeout" if isinstance(exc, httpx.TimeoutException) else "connection error"
-                reason, hint = f"{kind} ({type(exc).__name__}: {exc})", None
+            except aiohttp.ClientError as exc:  # connect/read/write errors, resets, truncated bodies
+                reason, hint = f"connection error ({type(exc).__name__}: {exc})", None
             reason = _clean(reason, key)
             wait = min(cfg.max_backoff_s, hint if hint is not None else cfg.backoff_s * 2**attempt)
             log.info("%s: attempt %d failed: %s", self.name, attempt + 1, reason)
@@ -204,15 +217,18 @@ class OpenAIEngine:
         return f"{root}/completions", body
 
 
-def _parse(resp: httpx.Response, chat: bool) -> tuple[list[Completion], int]:
+_JSON = {"Content-Type": "application/json"}
+
+
+def _parse(resp: Reply, chat: bool) -> tuple[list[Completion], int]:
     """Completions and prompt tokens of one response; raises `_Retryable` / `_Fatal` on failure."""
-    if not resp.is_success:
-        reason = f"HTTP {resp.status_code}: {resp.text}"  # shortened by _clean, after the key is redacted
-        if resp.status_code in _RETRY_STATUS:
-            raise _Retryable(reason, retry_after_s(resp.headers.get("retry-after")), resp.status_code)
+    if not resp.ok:
+        reason = f"HTTP {resp.status}: {resp.text}"  # shortened by _clean, after the key is redacted
+        if resp.status in _RETRY_STATUS:
+            raise _Retryable(reason, retry_after_s(resp.headers.get("retry-after")), resp.status)
         raise _Fatal(reason)
     try:
-        data = resp.json()
+        data = json.loads(resp.text)
         choices = sorted(data["choices"], key=lambda c: c.get("index", 0))
         texts = [(c["message"].get("content") if chat else c.get("text")) or "" for c in choices]
     except (ValueError, KeyError, TypeError, AttributeError) as exc:

@@ -6,7 +6,8 @@ calls in flight never exceed `max_concurrency`, and a call goes out the moment a
 
 Optional rate limits are token buckets with a one-second burst: `max_requests_per_minute` and
 `max_tokens_per_minute` (a call is charged its prompt estimate plus `max_tokens × n` when it goes out, and the
-difference to the tokens the server reports is refunded when it comes back).
+difference to the tokens the server reports is refunded when it comes back; an attempt the server refused with
+429/5xx is refunded whole).
 
 On a 429 the scheduler paces new calls at 90 % of the rate the server accepted over the last second (at least one
 call per Retry-After) and ramps back up by 5 % per second of successful calls (additive increase per success,
@@ -120,6 +121,11 @@ class Scheduler:
             self.pace += RAMP_PER_SUCCESS
             if self.pace > UNTHROTTLE_RATE:
                 self.pace = None
+
+    def refused(self, estimated_tokens: float) -> None:
+        """The server answered 429/5xx: nothing was generated, so the tokens charged for the attempt go back."""
+        if self.tokens is not None:
+            self.tokens.refund(estimated_tokens)
 
     def rate_limited(self, retry_after_s: float | None) -> None:
         """The server said 429: pace new calls below the rate it accepted (at most one slow-down per second)."""

@@ -213,14 +213,19 @@ class CallRunner:
             self._reserved -= released
             self._outstanding[engine_key] -= 1
             self._changed.notify_all()
-            spent = self.stats.cost
-            self.stats.count([result], lambda p, c: self.limits.cost(engine_key, p, c))
-            problem = self.stop is None and self.limits.error_message(self.stats, final=False)
-            if problem:
-                self.stop = TooManyErrors(problem)
-            cost = self.stats.cost - spent
+            cost = self._count(engine_key, [result])
         if cost:  # priced engines (budget.prices): the progress bar shows the cost so far
             progress.advance(stage, 0, cost=cost)
+
+    def _count(self, engine_key: str, results: list[GenResult]) -> float:
+        """Count replies into the stats (the caller holds the lock) and stop the build (`self.stop`, which every
+        stage checks before it sends) when too many have failed; returns the cost they added."""
+        spent = self.stats.cost
+        self.stats.count(results, lambda p, c: self.limits.cost(engine_key, p, c))
+        problem = self.stop is None and self.limits.error_message(self.stats, final=False)
+        if problem:
+            self.stop = TooManyErrors(problem)
+        return self.stats.cost - spent
 
     def save_rows(self, rows: list) -> None:
         """Successful replies (key, engine name, request, result) into the call cache (the catalog has its own
@@ -238,9 +243,9 @@ class CallRunner:
         todo = [requests[i] for i in plan.to_call]
         done: dict[int, list[Answer]] = {}
         pending: dict[PrefectFuture, tuple[int, int]] = {}  # future → (offset in todo, size)
-        sent, stop = 0, None
+        sent = 0
         while True:
-            if stop is None:
+            if self.stop is None:
                 sent = self._submit(engine_key, todo, sent, pending, stage, followup)
             if not pending:
                 break
@@ -248,15 +253,13 @@ class CallRunner:
             start, _ = pending.pop(fut)
             done[start] = fut.result()
             batch_returned(stage, done[start])
-            spent = self.stats.cost
-            with self._lock:
-                self._save(engine_key, name, plan, requests, start, done[start], followup)  # at once: resumable
-            if self.stats.cost > spent:  # priced engines (budget.prices): the progress bar shows the cost so far
-                progress.advance(stage, 0, cost=self.stats.cost - spent)
-            problem = stop is None and self.limits.error_message(self.stats, final=False)
-            stop = TooManyErrors(problem) if problem else stop
-        if stop is not None:
-            raise stop
+            with self._lock:  # saved at once: resumable; counted like a streamed reply
+                replies = self._save(name, plan, requests, start, done[start], followup)
+                cost = self._count(engine_key, replies)
+            if cost:  # priced engines (budget.prices): the progress bar shows the cost so far
+                progress.advance(stage, 0, cost=cost)
+        if self.stop is not None:
+            raise self.stop
         if sent < len(todo):
             raise BudgetExceeded(self.limits.budget_message(self.stats, stage, sent, len(todo)))
         return [a for s in sorted(done) for a in done[s]]
@@ -274,8 +277,9 @@ class CallRunner:
             sent += size
         return sent
 
-    def _save(self, engine_key: str, name: str, plan: CachePlan, requests, start: int, answers: list[Answer],
-              followup) -> None:
+    def _save(self, name: str, plan: CachePlan, requests, start: int, answers: list[Answer],
+              followup) -> list[GenResult]:
+        """A returned batch into the call cache; returns its replies (first calls, then follow-ups) to count."""
         sub = CachePlan(keys=plan.keys, hits=plan.hits, to_call=plan.to_call[start : start + len(answers)])
         firsts = [a for a, _ in answers]
         self.cache.save(name, sub, requests, firsts)
@@ -285,9 +289,8 @@ class CallRunner:
             for i, (first, second) in zip(sub.to_call, answers, strict=True)
             if second is not None
         ]
-        cost = lambda p, c: self.limits.cost(engine_key, p, c)  # noqa: E731
-        self.stats.count(firsts + [s for _, s in seconds], cost)
         if seconds:
             reqs = [f for f, _ in seconds]
             keys = [f.key(name) for f in reqs]
             self.cache.save(name, CachePlan(keys, {}, list(range(len(reqs)))), reqs, [s for _, s in seconds])
+        return firsts + [s for _, s in seconds]

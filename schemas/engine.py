@@ -113,8 +113,9 @@ class OpenAIEngineConfig(BaseModel):
         "OPENAI_API_KEY", description="Name of the environment variable holding the key (the key is never stored)"
     )
     max_concurrency: int = Field(
-        8, ge=1, description="Requests in flight to this server at once, per process, whatever runs (the one "
-        "setting to tune: the server's capacity, or the provider's concurrency limit)"
+        256, ge=1, description="Requests in flight to this server at once, per process, whatever runs. The default "
+        "is `vllm serve`'s own batch limit (max_num_seqs 256), so a vLLM server runs full untuned; lower it to a "
+        "llama.cpp server's --parallel or a provider's concurrency limit (429s are paced either way)"
     )
     max_requests_per_minute: float | None = Field(None, gt=0, description="Optional request rate limit")
     max_tokens_per_minute: float | None = Field(

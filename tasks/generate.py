@@ -47,9 +47,14 @@ def register_engine(config: EngineConfig, engine: Engine) -> None:
 
 
 def forget_engines() -> None:
-    """Drop every engine this process holds (tests, or to free a model's memory)."""
+    """Drop every engine this process holds (tests, or to free a model's memory); a server engine's connection
+    pool is closed first."""
     with _engines_lock:
+        engines = list(_engines.values())
         _engines.clear()
+    for engine in engines:
+        if hasattr(engine, "close"):
+            engine.close()
 
 
 def generate_now(

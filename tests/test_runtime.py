@@ -130,3 +130,28 @@ def test_a_429_paces_below_the_accepted_rate_and_ramps_back_up():
     for _ in range(100):
         sched.succeeded()
     assert sched.pace == pytest.approx(45 + 100 * 0.05)
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_batch_run_over_the_error_rate_stops_the_whole_build():
+    """In-process engines (batches): failures past max_error_rate stop the build for every stage, like a streamed
+    reply does (`runner.stop` is what other stages check before they send), and each batch is counted once."""
+    from prefect import flow
+
+    from prefsynth.runtime.budget import RunLimits, TooManyErrors
+    from prefsynth.schemas.engine import DryRunEngineConfig
+    from prefsynth.tasks.generate import forget_engines, register_engine
+    from tests.fakes import ScriptedEngine
+
+    config = DryRunEngineConfig(model="always-fails")
+    register_engine(config, ScriptedEngine(lambda req, i: RuntimeError("down"), name="scripted:down"))
+    try:
+        runner = CallRunner(CallCache(MemoryCallStore()), {"e": config}, batch_size=8,
+                            limits=RunLimits(max_error_rate=0.1))
+        requests = [GenRequest(prompt=f"item {i}") for i in range(40)]
+        with pytest.raises(TooManyErrors):
+            flow(lambda: runner.run("e", requests, "stage"), name="batches")()
+        assert isinstance(runner.stop, TooManyErrors)
+        assert runner.stats.engine_calls == runner.stats.errors and runner.stats.engine_calls % 8 == 0
+    finally:
+        forget_engines()

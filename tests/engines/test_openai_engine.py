@@ -267,3 +267,17 @@ def test_llama_server_tiny_max_tokens_finishes_by_length(llama_server: str):
     result = one(engine_for(llama_server, timeout_s=60), chat("Write a long story about a dragon.", max_tokens=2))
     assert result.ok, result.error
     assert result.completions[0].finish_reason == "length" and result.completions[0].completion_tokens == 2
+
+
+def test_a_failed_attempt_gives_its_token_estimate_back(fault_server: FaultServer):
+    """A 503 (or 429) attempt generated nothing: its estimate goes back to max_tokens_per_minute, so only the
+    attempt that succeeded is charged, and at what it used (frozen clock: no refill muddles the count)."""
+    from prefsynth.engines.scheduler import Scheduler
+
+    fault_server.script(("status", 503), ("ok", "one two three", "stop"))
+    engine = engine_for(fault_server.base_url, max_tokens_per_minute=6000)  # a bucket of 100 tokens
+    engine.scheduler = Scheduler(4, tokens_per_minute=6000, clock=lambda: 0.0)
+    result = one(engine, chat("hi", max_tokens=20))
+    assert result.ok and result.retries == 1
+    used = result.prompt_tokens + result.completion_tokens  # 7 + 3
+    assert engine.scheduler.tokens.level == pytest.approx(100 - used)
