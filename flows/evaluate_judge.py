@@ -3,7 +3,8 @@
 `prefsynth eval-judge CONFIG --gold FILE.jsonl`. CONFIG is a judge-evaluation config (engines, judge or jury,
 filters) or a whole build config, whose prompts and policies are then ignored. Engine calls go through the
 catalog's call cache, so a re-run is free; imported jurors read their judgments from the catalog. Nothing else
-is written. The report also has each aggregation's accuracy and precision/coverage frontier and the fitted jury
+is written. With server engines, groups of gold pairs are judged at once, overlapping (runtime/overlap.py); the
+figures are the same either way. The report also has each aggregation's accuracy and precision/coverage frontier and the fitted jury
 (k-fold cross-validated: tasks/judge/eval_fit.py); the figures are tasks/judge/evaluation.py's.
 """
 
@@ -23,8 +24,9 @@ from ..storage.records import imported_judges, imported_judgments
 from ..tasks.judge.eval_fit import calibration
 from ..tasks.judge.evaluation import GoldItem, gold_report
 from ..runtime.calls import CallRunner
+from ..runtime.overlap import group_mapper
 from ..config.preference import JuryFields
-from ..tasks.judge.panel import judge_given_pairs, seat
+from ..tasks.judge.panel import judge_in_groups, seat
 
 
 def gold_items(path: Path | str, skipped: list | None = None) -> list[GoldItem]:
@@ -59,8 +61,8 @@ def evaluate_judge(config: JuryFields, catalog_path: str, gold_path: str, folds:
     with Catalog(catalog_path) as catalog:
         runner = CallRunner(CallCache(catalog), config.engines, config.batch_size)
         panel = seat(config.jurors, runner, None, imported_for(config, catalog))
-        pairs = [(i.a, i.b) for i in items]
-        result = judge_given_pairs(panel, {i.prompt.id: i.prompt for i in items}, pairs, runner)
+        prompts, pairs = {i.prompt.id: i.prompt for i in items}, [(i.a, i.b) for i in items]
+        result = judge_in_groups(panel, prompts, pairs, runner, group_mapper(runner, len(pairs)))
     names = [name for _, _, name in panel.seats]
     out = {**gold_report(config, items, result, names), **calibration(config, items, result, names, folds)}
     if skipped is not None:

@@ -74,3 +74,35 @@ def test_overlapped_groups_aggregate_each_pair_once(tmp_path, monkeypatch):
                                           "--catalog", str(tmp_path / "c.duckdb"), "--json"])
     assert result.exit_code == 0, result.stderr
     assert len(counted) == json.loads(result.stdout)["stats"]["pairs"] > 0
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_eval_judge_on_a_server_judges_gold_in_overlapping_groups_with_the_same_report(tmp_path, monkeypatch):
+    from prefsynth.runtime.calls import CallRunner
+    from prefsynth.tasks.judge import panel
+
+    groups = []
+    real = panel.judge_given_pairs
+    monkeypatch.setattr(panel, "judge_given_pairs", lambda p, prompts, pairs, calls, ratings=None: groups.append(
+        len(pairs)) or real(p, prompts, pairs, calls, ratings))
+    gold = [{"prompt": f"Q{i}?", "response_a": f"answer {i}", "response_b": f"reply {i} longer", "label": "A>B",
+             "source": "s"} for i in range(5)]
+    (tmp_path / "gold.jsonl").write_text("".join(json.dumps(g) + "\n" for g in gold))
+
+    def report(catalog: str) -> dict:
+        result = CliRunner().invoke(app, ["eval-judge", str(tmp_path / "j.yaml"), "--gold", str(tmp_path / "gold.jsonl"),
+                                          "--catalog", str(tmp_path / catalog), "--json"])
+        assert result.exit_code == 0, result.stderr + result.stdout
+        out = json.loads(result.stdout)
+        return {k: v for k, v in out.items() if k not in ("wall_time_s", "cache_hits", "engine_calls")}
+
+    with LatencyServer() as server:
+        engine = {"kind": "openai", "base_url": server.base_url, "model": "sim", "api_key_env": None,
+                  "max_concurrency": 4, "backoff_s": 0.05}
+        (tmp_path / "j.yaml").write_text(json.dumps({"engines": {"srv": engine}, "jury": [
+            {"engine": "srv", "max_tokens": 64}, {"kind": "pointwise", "engine": "srv", "max_tokens": 64}]}))
+        streamed = report("a.duckdb")
+        assert groups == [1] * 5
+        monkeypatch.setattr(CallRunner, "all_stream", lambda self: False)
+        staged = report("b.duckdb")
+    assert groups[5:] == [5] and streamed == staged

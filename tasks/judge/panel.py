@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from ...schemas.judges import PairingConfig
 from ...schemas.preference import Judgment, PreferencePair, Prompt, Sample
@@ -106,6 +106,15 @@ def judge_given_pairs(panel: Panel, prompts: dict[str, Prompt], pairs: list[Pair
     by_pair = [by_sample[x.id] + by_sample[y.id] + js for (x, y), js in zip(pairs, ordered, strict=True)]
     judgments = ratings + [j for js in ordered for j in js]
     return Verdicts(list({j.id: j for j in judgments}.values()), by_pair, list(pairs), panel.jury)
+
+
+def judge_in_groups(panel: Panel, prompts: dict[str, Prompt], pairs: list[Pair], calls: Calls,
+                    map_groups: Callable | None = None) -> Verdicts:
+    """`judge_given_pairs` over all pairs at once, or over groups of pairs that overlap (`map_groups(fn, items)`,
+    runtime/overlap.py, with server engines): the same verdicts in the same order either way."""
+    if map_groups is None:
+        return judge_given_pairs(panel, prompts, pairs, calls)
+    return merge(map_groups(lambda group: judge_given_pairs(panel, prompts, list(group), calls), pairs))
 
 
 def merge(parts: list[Verdicts]) -> Verdicts:
