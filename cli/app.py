@@ -63,15 +63,14 @@ def emit(result: Any, as_json: bool, printer: Callable[[Any], None]) -> None:
 
 
 def run_flow_command(load: Callable[[], Any], flow_fn, catalog: Optional[Path], as_json: bool, quiet: bool,
-                     printer: Callable[[Any], None], wait: float = 0.0, runner: RunnerName = RunnerName.threads,
-                     ray_address: Optional[str] = None) -> None:
-    """The shape of every flow command: load and check the config and its input (`load` fails before any model
-    or server starts), run the flow on its runner with progress, print the result."""
+                     printer: Callable[[Any], None], wait: float = 0.0) -> None:
+    """The shape of every flow command (called by cli/options.py:RunOptions.run, which has set the flow on its
+    runner): load and check the config and its input (`load` fails before any model or server starts), run the
+    flow with progress, print the result."""
     try:
         cfg = load()
     except (ConfigError, InputError) as exc:
         fail(str(exc))
-    flow_fn = on_runner(flow_fn, runner, ray_address)
     emit(run_flow(flow_fn, cfg, catalog_path(catalog, cfg.catalog), quiet or as_json, wait), as_json, printer)
 
 
