@@ -117,15 +117,14 @@ class PrefixValue(BaseModel):
     the verdict a sequential test made on it (OmegaPRM's `estimation: sequential`; None: the counts decide).
 
     The verdict travels with the value through a search's memo, so a memo hit reuses it instead of forcing
-    one on the counts. It is not stored in the catalog (`exclude`): `prefix_values` has no verdict column
-    yet, so values read back from a catalog carry None."""
+    one on the counts. The catalog stores it too (m009_prefix_verdict); values written before carry None."""
 
     model_config = _RECORD
     problem_id: str
     prefix_hash: str
     n_correct: int = Field(ge=0)
     n_rollouts: int = Field(ge=1)
-    verdict: Literal["correct", "error"] | None = Field(None, exclude=True)
+    verdict: Literal["correct", "error"] | None = None
 
     @model_validator(mode="after")
     def _counts(self) -> PrefixValue:

@@ -135,6 +135,12 @@ ALTER TABLE pairs ADD COLUMN confidence DOUBLE;
 ALTER TABLE pairs ADD COLUMN aggregation VARCHAR;
 """
 
+# Prefix estimates keep the verdict OmegaPRM's sequential test made on them, so a later build's memo hit reuses
+# it instead of forcing one on small counts or sampling again. NULL = the counts decide (every row written before).
+M009_PREFIX_VERDICT = """
+ALTER TABLE prefix_values ADD COLUMN verdict VARCHAR;
+"""
+
 # (name, SQL) in the order they apply. Append only.
 MIGRATIONS: list[tuple[str, str]] = [
     ("m001_initial", M001_INITIAL),
@@ -145,6 +151,7 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("m006_vote_scale", M006_VOTE_SCALE),
     ("m007_rationale_order", M007_RATIONALE_ORDER),
     ("m008_jury_confidence", M008_JURY_CONFIDENCE),
+    ("m009_prefix_verdict", M009_PREFIX_VERDICT),
 ]
 
 

@@ -23,12 +23,13 @@ def prefix_lookup(catalog: Catalog):
 
     def lookup(problem_id: str, prefix_hash: str) -> PrefixValue | None:
         rows = catalog.query(
-            "SELECT n_correct, n_rollouts FROM prefix_values WHERE problem_id = ? AND prefix_hash = ?",
+            "SELECT n_correct, n_rollouts, verdict FROM prefix_values WHERE problem_id = ? AND prefix_hash = ?",
             [problem_id, prefix_hash],
         )
         if not rows:
             return None
-        return PrefixValue(problem_id=problem_id, prefix_hash=prefix_hash, n_correct=rows[0][0], n_rollouts=rows[0][1])
+        return PrefixValue(problem_id=problem_id, prefix_hash=prefix_hash, n_correct=rows[0][0], n_rollouts=rows[0][1],
+                           verdict=rows[0][2])
 
     return lookup
 
