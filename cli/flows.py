@@ -101,7 +101,8 @@ def eval_judge(
     and each aggregation's precision/coverage frontier with a cross-validated fitted jury (`--fit` writes it)."""
     from ..storage.inputs import InputError
     from ..tasks.judge.eval_fit import write_fitted_config
-    from ..reports.judge_eval import load_eval_config, print_eval_report
+    from ..config.preference import load_eval_config
+    from ..reports.judge_eval import print_eval_report
     from ..flows.evaluate_judge import evaluate_judge, gold_items
 
     def load():

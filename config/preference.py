@@ -1,13 +1,15 @@
 """The config models of `prefsynth build` (`PreferenceBuildConfig`) and `prefsynth eval-judge`
 (`JudgeEvalConfig`), which share the judge or jury and the filters (`JuryFields`). Loaded with
-config/load.py:load_config."""
+config/load.py:load_config; `eval-judge` reads either (`load_eval_config`)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Literal
 
+import yaml
 from pydantic import Field, field_validator, model_validator
 
 from ..schemas.aggregation import AggregationConfig, MajorityAggregation
@@ -15,6 +17,7 @@ from ..schemas.engine import EngineConfig
 from ..schemas.judges import JurorConfig, PairingConfig, with_default_kind
 from ..schemas.stages import DedupeConfig, DropTiesFilter, FilterConfig, PolicySpec, PositionSwapFilter
 from .base import BuildConfig, FlowConfig, Section
+from .load import load_config
 
 
 class PromptsConfig(Section):
@@ -154,3 +157,13 @@ class PreferenceBuildConfig(JuryFields, BuildConfig):
 
 class JudgeEvalConfig(JuryFields):
     """`prefsynth eval-judge`: the judge or jury (and filters) to measure against gold labels."""
+
+
+def load_eval_config(path: Path | str) -> JuryFields:
+    """A judge-evaluation config, or a build config (recognised by its `policies`) evaluated as is."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        data = None  # load_config reports these with the file name
+    model = PreferenceBuildConfig if isinstance(data, dict) and "policies" in data else JudgeEvalConfig
+    return load_config(path, model)

@@ -1,28 +1,9 @@
-"""`eval-judge` around the flow: which config model a file is, and the report as tables."""
+"""`eval-judge`'s report as tables (its config is read by config/preference.py:load_eval_config)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import yaml
 from rich.console import Console
 from rich.table import Table
-
-from ..config.load import ConfigError, load_config
-from ..config.preference import JudgeEvalConfig, JuryFields, PreferenceBuildConfig
-
-
-def load_eval_config(path: Path | str) -> JuryFields:
-    """A judge-evaluation config, or a build config (recognised by its `policies`) evaluated as is."""
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError, UnicodeDecodeError):
-        data = None  # load_config reports these with the file name
-    model = PreferenceBuildConfig if isinstance(data, dict) and "policies" in data else JudgeEvalConfig
-    config = load_config(path, model)
-    if not isinstance(config, JuryFields):
-        raise ConfigError(f"{path}: not a judge configuration")
-    return config
 
 
 def _pct(v: float | None, digits: int = 1) -> str:

@@ -278,7 +278,7 @@ def test_eval_judge_bad_gold_file(workdir):
 
 def test_the_judging_examples_run(workdir):
     """The example configs and files of docs/judging.md: dry-run jury, import + imported jury, eval config."""
-    from prefsynth.reports.judge_eval import load_eval_config
+    from prefsynth.config.preference import load_eval_config
 
     for name in ("jury_dry_run.yaml", "imported_jury.yaml", "judgments.jsonl", "gold.jsonl", "eval_judge.yaml"):
         shutil.copy(EXAMPLES / name, workdir / name)
