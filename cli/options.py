@@ -20,7 +20,8 @@ from rich.markup import escape
 from ..config.base import CATALOG_ENV, DEFAULT_CATALOG
 
 # Help texts are Rich markup: brackets that are text are escaped.
-CATALOG_HELP = escape(f"DuckDB catalog file [default: the config's `catalog`, else ${CATALOG_ENV}, else ./{DEFAULT_CATALOG}]")
+CATALOG_HELP = escape(
+    f"DuckDB catalog file [default: the config's `catalog`, else ${CATALOG_ENV}, else ./{DEFAULT_CATALOG}]")
 CatalogOpt = typer.Option(None, "--catalog", "-c", help=CATALOG_HELP, show_default=False)
 
 
@@ -44,8 +45,8 @@ class RunOptions:
     def run(self, load: Callable[[], Any], flow_fn: Callable, printer: Callable[[Any], None],
             call: Callable[..., Any] | None = None) -> None:
         """Load and check the config, run the flow on the chosen runner as `flow_fn(config, catalog_file)` — or
-        `call(flow, config, catalog_file)` when the command adds arguments or work around it — and print the
-        result (cli/app.py:run_flow_command)."""
+        as `call(flow, config, catalog_file)` when the command passes more arguments or does more work around
+        the flow — and print the result (cli/app.py:run_flow_command)."""
         from .app import on_runner, run_flow_command
 
         flow = on_runner(flow_fn, self.runner, self.ray_address)  # the runner wraps the flow itself, not `call`
@@ -68,7 +69,8 @@ RUN_OPTIONS: dict[str, tuple[Any, Any]] = {
         None, "--ray-address", help="With --runner ray: the cluster to join (e.g. 127.0.0.1:6379, "
         "ray://host:10001); default: start a Ray instance for this run", show_default=False)),
 }
-assert list(RUN_OPTIONS) == [f.name for f in fields(RunOptions)]  # one option per field, nothing missed
+if list(RUN_OPTIONS) != [f.name for f in fields(RunOptions)]:  # one option per field, nothing missed
+    raise TypeError("RUN_OPTIONS must list RunOptions' fields in order")
 
 
 def run_options(command: Callable[..., None]) -> Callable[..., None]:
