@@ -1,5 +1,5 @@
 """The `prefsynth` command line. This module: the catalog commands (datasets, show, export, diff, report,
-import-judgments); the flow commands live in cli/flows.py, shared options and helpers in cli/app.py."""
+import-judgments); the flow commands live in cli/flows.py, shared options in cli/options.py, helpers in cli/app.py."""
 
 from __future__ import annotations
 
