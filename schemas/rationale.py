@@ -22,8 +22,9 @@ class RationaleItem(BaseModel):
     `sample_ids` has one judgment id per sample (K, repeats when samples were identical: each is a vote; None in
     versions written before migration m007, whose votes were counted once per distinct reply); `judgment_ids`
     the same, each once. `right_ids` are the distinct parsed judgments whose verdict agrees with the reference;
-    `incomplete_ids` the judgments cut at max_tokens or read through the re-ask (never chosen or the SFT target
-    while a complete right one exists; None before m007); `best_id` the one kept for SFT.
+    `incomplete_ids` the judgments cut at max_tokens or read through the re-ask (never chosen nor the SFT target;
+    None before m007); `best_id` the one kept for SFT — None when no complete judgment agrees (then the item's
+    id also carries "only incomplete judgments agree"; versions before this rule could pick an incomplete one).
     """
 
     model_config = _RECORD
