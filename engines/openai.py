@@ -16,12 +16,12 @@ import os
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import aiohttp
 
 from ..schemas.engine import Completion, GenRequest, GenResult, OpenAIEngineConfig
-from .scheduler import Scheduler, run_on_loop
+from .scheduler import Scheduler, run_on_loop, start_on_loop
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +85,8 @@ class OpenAIEngine:
 
     At most `max_concurrency` HTTP calls are in flight per engine per process, however many batches or stages
     send at once, within the optional `max_requests_per_minute` / `max_tokens_per_minute` (engines/scheduler.py).
-    `submit` sends one request and returns a future at once (the streaming runtime uses it); `generate` sends a
-    list and waits for all of it. Transient failures (429, 5xx, connection errors, timeouts, malformed bodies)
+    `submit` sends one request and returns at once (the streaming runtime uses it); `generate` sends a list and
+    waits for all of it. Transient failures (429, 5xx, connection errors, timeouts, malformed bodies)
     are retried with exponential backoff, a 429's Retry-After wins and slows the whole engine down; a request
     that still fails becomes a `GenResult` with `error` set. When a server returns fewer than `n` choices, the
     rest are asked for again with seeds offset by the index of their first completion, so a re-run asks exactly
@@ -102,9 +102,17 @@ class OpenAIEngine:
                                    config.max_tokens_per_minute)
         self._session: aiohttp.ClientSession | None = None  # made on the engine loop on first use
 
-    def submit(self, request: GenRequest) -> Future:
-        """Send one request now (it queues for a slot); a future of its `GenResult`, never an exception."""
-        return run_on_loop(self._one(request))
+    def submit(self, request: GenRequest, deliver: Callable[[GenResult], None] | None = None) -> Future | None:
+        """Send one request now (it queues for a slot). Without `deliver`: a future of its `GenResult` (never an
+        exception); with it, `deliver(result)` is called on the engine loop when the result is in (the streaming
+        runtime passes a queue's `put`: cheaper than a future per request) and None is returned."""
+        if deliver is None:
+            return run_on_loop(self._one(request))
+        start_on_loop(self._deliver(request, deliver))
+        return None
+
+    async def _deliver(self, request: GenRequest, deliver: Callable[[GenResult], None]) -> None:
+        deliver(await self._one(request))
 
     def generate(self, requests: list[GenRequest]) -> list[GenResult]:
         futures = [self.submit(r) for r in requests]

@@ -33,15 +33,26 @@ _loop: asyncio.AbstractEventLoop | None = None
 _loop_lock = threading.Lock()
 
 
-def run_on_loop(coro: Coroutine) -> Future:
-    """Run `coro` on the process's engine event loop (a daemon thread started on first use); a thread-safe
-    future of its result. One loop per process, so every scheduler and HTTP client lives on the same loop."""
+def _engine_loop() -> asyncio.AbstractEventLoop:
     global _loop
     with _loop_lock:
         if _loop is None or _loop.is_closed():
             _loop = asyncio.new_event_loop()
             threading.Thread(target=_loop.run_forever, name="prefsynth-engine-loop", daemon=True).start()
-    return asyncio.run_coroutine_threadsafe(coro, _loop)
+        return _loop
+
+
+def run_on_loop(coro: Coroutine) -> Future:
+    """Run `coro` on the process's engine event loop (a daemon thread started on first use); a thread-safe
+    future of its result. One loop per process, so every scheduler and HTTP client lives on the same loop."""
+    return asyncio.run_coroutine_threadsafe(coro, _engine_loop())
+
+
+def start_on_loop(coro: Coroutine) -> None:
+    """Start `coro` on the engine loop and forget it (it reports its own result, and must not raise): no
+    thread-safe future to complete, whose locks and wake-ups cost the loop more than the HTTP call itself."""
+    loop = _engine_loop()
+    loop.call_soon_threadsafe(loop.create_task, coro)
 
 
 class TokenBucket:

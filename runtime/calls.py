@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 from prefect.futures import PrefectFuture, as_completed
@@ -64,6 +65,12 @@ class CallStats:
         }
 
 
+def journal_for(cache: CallCache) -> Path | None:
+    """Where streamed replies wait for the call cache (runtime/stream.py): beside the catalog file, if any."""
+    path = getattr(cache.store, "path", None)
+    return path.with_name(path.name + ".replies.jsonl") if isinstance(path, Path) else None
+
+
 class CallRunner:
     def __init__(self, cache: CallCache, engines: dict[str, EngineConfig], batch_size: int,
                  limits: RunLimits | None = None):
@@ -79,7 +86,8 @@ class CallRunner:
         self._known: dict[str, GenResult | None] = {}  # call-cache answers looked up ahead (None: a miss)
         self._lock = threading.RLock()  # stages running at once share the stats, the budget and the cache
         self._changed = threading.Condition(self._lock)  # a reply landed or a reservation was freed
-        self.writer = CacheWriter(self.save_rows)  # replies of streamed calls on their way to the cache
+        self.writer = CacheWriter(self.save_rows, journal_for(cache))  # streamed replies on their way to the cache
+        self.writer.recover()  # a killed run's last replies, before anything is sent
         self._streams = 0  # streams running now (the last one to end saves what is left)
 
     def check_errors(self) -> None:

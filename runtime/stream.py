@@ -2,9 +2,11 @@
 
 No batches and no barrier: the engine's scheduler (engines/scheduler.py) sends each request the moment one of
 its `max_concurrency` slots frees, and the streams keep it fed (all streams together hand it at most a quarter
-more than its slots, so a slot never waits for the flow and the budget still sees every request before it goes). Each reply is counted, checked against the build's limits and saved to the call
-cache as it arrives (in groups, at most `SAVE_EVERY_S` = 50 ms after it arrived): a killed build loses only the
-requests in flight and the replies of its last 50 ms. A follow-up (the judge's re-ask) goes out the moment its first call is back.
+more than its slots, so a slot never waits for the flow and the budget still sees every request before it goes).
+Each reply is counted, checked against the build's limits, written to the journal at once and to the call cache
+in groups (at most `SAVE_EVERY_S` = 50 ms after it arrived): a killed build loses only the requests in flight
+(the next run saves the journal to the cache first). A follow-up (the judge's re-ask) goes out the moment its
+first call is back.
 
 Budgets stay exact: before a request goes out, its calls (two when it may be re-asked) are reserved against
 `max_calls`, and the token/cost limits count every reserved call at the build's average so far
@@ -13,9 +15,12 @@ Budgets stay exact: before a request goes out, its calls (two when it may be re-
 
 from __future__ import annotations
 
+import itertools
+import json
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from pathlib import Path
+from queue import Empty, SimpleQueue
 from typing import TYPE_CHECKING, Callable
 
 from ..schemas.engine import GenRequest, GenResult
@@ -32,21 +37,50 @@ class CacheWriter:
 
     One DuckDB insert costs ~4 ms whatever its size, so replies are written in groups: whichever stream thread
     finds the oldest waiting reply `SAVE_EVERY_S` old writes them all (streams wake at least that often), while
-    the other streams go on sending (they never wait for a write in progress).
+    the other streams go on sending (they never wait for a write in progress). Until its group is written, a
+    reply is also in the `journal` (a JSON line beside the catalog, written at once: the OS keeps it when the
+    process is killed); `recover` saves a killed run's journal to the cache, and the journal is emptied whenever
+    everything in it is in the cache. No journal without a catalog file (`journal=None`).
     """
 
-    def __init__(self, save: Callable[[list], None]):
+    def __init__(self, save: Callable[[list], None], journal: Path | None = None):
         self.save, self.rows, self.since = save, [], 0.0
-        self._lock = threading.Lock()  # guards `rows`, held for microseconds
+        self.journal = journal
+        self._file = None  # the journal, open for appending while it has replies not in the cache
+        self._lock = threading.Lock()  # guards `rows` and the journal file, held for microseconds
         self._saving = threading.Lock()  # held while one group is written
+
+    def recover(self) -> int:
+        """Save the replies a killed run left in the journal (the cache ignores keys it has); how many."""
+        if self.journal is None or not self.journal.exists():
+            return 0
+        rows = []
+        for line in self.journal.read_text(encoding="utf-8").splitlines():
+            try:
+                key, name, request, result = json.loads(line)
+                rows.append((key, name, GenRequest.model_validate(request), GenResult.model_validate(result)))
+            except (ValueError, TypeError):
+                continue  # the line being written at the kill: its request is asked again
+        if rows:
+            self.save(rows)
+        self.journal.unlink()
+        return len(rows)
 
     def add(self, key: str, name: str, request: GenRequest, result: GenResult) -> None:
         if not result.ok:
             return  # failures are asked again on the next run
+        line = None
+        if self.journal is not None:
+            line = json.dumps([key, name, request.model_dump(mode="json"), result.model_dump(mode="json")]) + "\n"
         with self._lock:
             if not self.rows:
                 self.since = time.monotonic()
             self.rows.append((key, name, request, result))
+            if line is not None:
+                if self._file is None:
+                    self._file = open(self.journal, "a", encoding="utf-8")  # noqa: SIM115 (closed when emptied)
+                self._file.write(line)
+                self._file.flush()  # into the OS: survives a SIGKILL of this process
 
     def flush(self, only_due: bool = False) -> None:
         """Write the waiting replies; with `only_due`, only when they are due and no other write is running."""
@@ -58,6 +92,11 @@ class CacheWriter:
                     return
                 rows, self.rows = self.rows, []
             self.save(rows)
+            with self._lock:  # everything journaled is in the cache unless replies came meanwhile
+                if not self.rows and self._file is not None:
+                    self._file.close()
+                    self._file = None
+                    self.journal.unlink(missing_ok=True)
         finally:
             self._saving.release()
 
@@ -72,25 +111,34 @@ def stream_calls(runner: CallRunner, engine, engine_key: str, name: str, todo: l
     per_request = 1 if followup is None else 2  # a follow-up (re-ask) may double a request's calls
     firsts: list[GenResult | None] = [None] * len(todo)
     seconds: list[GenResult | None] = [None] * len(todo)
-    pending: dict[Future, tuple[int, GenRequest | None]] = {}  # future → (position, follow-up request or None)
+    # Replies come back on one queue per stream (the engine loop puts (token, result)): the loop completes no
+    # future and wakes no waiter per reply, and this thread wakes once for all the replies that are in.
+    replies: SimpleQueue[tuple[int, GenResult]] = SimpleQueue()
+    pending: dict[int, tuple[int, GenRequest | None]] = {}  # token → (position, follow-up request or None)
+    tokens = itertools.count()
     cap = engine.concurrency + max(1, engine.concurrency // 4)  # handed to the engine by all streams at once
     writer = runner.writer
     sent = 0
+
+    def send(request: GenRequest, pos: int, follow: GenRequest | None) -> None:
+        token = next(tokens)
+        pending[token] = (pos, follow)
+        engine.submit(request, lambda result, token=token: replies.put((token, result)))
+
     try:
         while True:
             while sent < len(todo) and runner.reserve(engine_key, per_request, cap):
-                pending[engine.submit(todo[sent][1])] = (sent, None)
+                send(todo[sent][1], sent, None)
                 sent += 1
             if not pending:
                 if sent < len(todo) and runner.wait_for_room(SAVE_EVERY_S):
                     writer.flush(only_due=True)
                     continue
                 break
-            done, _ = wait(list(pending), timeout=SAVE_EVERY_S, return_when=FIRST_COMPLETED)
+            done = _arrived(replies)
             writer.flush(only_due=True)
-            for fut in done:
-                pos, follow = pending.pop(fut)
-                result = fut.result()
+            for token, result in done:
+                pos, follow = pending.pop(token)
                 if follow is not None:  # a follow-up came back: the answer is complete
                     seconds[pos] = result
                     writer.add(follow.key(name), name, follow, result)
@@ -103,7 +151,7 @@ def stream_calls(runner: CallRunner, engine, engine_key: str, name: str, todo: l
                 runner.landed(engine_key, result, stage, released=per_request if again is None else 1)
                 if again is not None and runner.stop is None:
                     runner.following(engine_key)
-                    pending[engine.submit(again)] = (pos, again)  # its call was reserved with the first
+                    send(again, pos, again)  # its call was reserved with the first
                     continue
                 if again is not None:
                     runner.release(1)  # stopping: the reserved re-ask is not sent
@@ -111,3 +159,16 @@ def stream_calls(runner: CallRunner, engine, engine_key: str, name: str, todo: l
     finally:
         writer.flush(only_due=True)  # the rest by the next stream, or by the runner when none is left
     return [(f, s) for f, s in zip(firsts, seconds, strict=True)], sent  # type: ignore[misc]
+
+
+def _arrived(replies: SimpleQueue) -> list[tuple[int, GenResult]]:
+    """The replies in the queue, waiting at most `SAVE_EVERY_S` for the first (streams wake that often to save)."""
+    try:
+        done = [replies.get(timeout=SAVE_EVERY_S)]
+    except Empty:
+        return []
+    while True:
+        try:
+            done.append(replies.get_nowait())
+        except Empty:
+            return done

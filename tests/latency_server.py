@@ -97,7 +97,7 @@ class LatencyServer:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def stats(self) -> dict:
-        return {"peak_in_flight": self.peak_in_flight, "served": self.served, "rejected": self.rejected,
+        return {"in_flight": self.in_flight, "peak_in_flight": self.peak_in_flight, "served": self.served, "rejected": self.rejected,
                 "sum_latency_s": round(self.sum_latency_s, 4), "capacity": self.capacity,
                 "rate_per_s": self.rate_per_s, "busy_s": round((self.last_at or 0) - (self.first_at or 0), 4),
                 "cpu_s": round(time.process_time(), 3)}

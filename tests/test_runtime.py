@@ -155,3 +155,26 @@ def test_a_batch_run_over_the_error_rate_stops_the_whole_build():
         assert runner.stats.engine_calls == runner.stats.errors and runner.stats.engine_calls % 8 == 0
     finally:
         forget_engines()
+
+
+def test_replies_not_yet_in_the_cache_survive_a_kill_in_the_journal(tmp_path):
+    """A streamed reply goes to the call cache in groups (one DuckDB insert per 50 ms); meanwhile it is in the
+    journal beside the catalog (a line written at once: a SIGKILL cannot take it back from the OS). The next
+    runner on that catalog saves the journal's replies to the cache before it sends anything, so only the
+    requests in flight at a kill are paid twice."""
+    from prefsynth.engines.cache import CallCache
+    from prefsynth.runtime.stream import CacheWriter
+    from prefsynth.schemas.engine import Completion, GenResult
+    from prefsynth.storage.catalog import Catalog
+
+    request = GenRequest(prompt="kept", max_tokens=8)
+    result = GenResult(completions=[Completion(text="yes", completion_tokens=1)], prompt_tokens=3)
+    with Catalog(tmp_path / "c.duckdb") as catalog:
+        writer = CallRunner(CallCache(catalog), {}, batch_size=8).writer
+        writer.add(request.key("openai:sim"), "openai:sim", request, result)  # not flushed: the process dies here
+        assert writer.journal.exists() and not catalog.get_calls([request.key("openai:sim")])
+        CallRunner(CallCache(catalog), {}, batch_size=8)  # the rerun's runner
+        saved = catalog.get_calls([request.key("openai:sim")])
+        assert saved[request.key("openai:sim")].completions[0].text == "yes"
+        assert not writer.journal.exists()  # everything in it is in the cache now
+    assert isinstance(CacheWriter(lambda rows: None).journal, type(None))  # no catalog file, no journal
