@@ -71,7 +71,11 @@ def run_flow_command(load: Callable[[], Any], flow_fn, catalog: Optional[Path], 
         cfg = load()
     except (ConfigError, InputError) as exc:
         fail(str(exc))
-    emit(run_flow(flow_fn, cfg, catalog_path(catalog, cfg.catalog), quiet or as_json, wait), as_json, printer)
+    from ..runtime.build import summary
+    from ..schemas.dataset import DatasetVersion
+
+    result = run_flow(flow_fn, cfg, catalog_path(catalog, cfg.catalog), quiet or as_json, wait)
+    emit(summary(result) if isinstance(result, DatasetVersion) else result, as_json, printer)  # a build's version
 
 
 def on_runner(flow_fn, runner: RunnerName, ray_address: Optional[str]):

@@ -1,34 +1,37 @@
-"""The preference flow: prompts → samples → judgments (judge or jury) → pairs → filters → version."""
+"""The preference flow: prompts → samples → judgments (judge or jury) → pairs → filters → version.
+
+Bounded memory: the prompts go through sampling, judging and filtering `CHUNK_PROMPTS` at a time, and each
+chunk's records, filter decisions and kept rows are staged in the catalog at once (runtime/build.py); the
+version appears atomically at the commit. Two things need every pair and are held in memory as a light
+projection (judgments without their texts, paired samples only): a Dawid-Skene aggregation and the
+dataset-level filters (`near_duplicate_prompt`, `rank_consistency`). The build's figures are counted per
+chunk (tasks/preference_tally.py).
+"""
 
 from __future__ import annotations
 
-import time
-from collections import Counter
+import os
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Iterator
 
 from prefect import flow
-from prefect.runtime import flow_run
 
-from ..engines.cache import CallCache
+from ..config.preference import PreferenceBuildConfig
+from ..runtime.build import BuildContext
+from ..runtime.calls import CallRunner
+from ..runtime.overlap import map_groups, workers_for
 from ..schemas.dataset import DatasetVersion
 from ..schemas.preference import PreferencePair, Prompt, Sample
 from ..storage.catalog import Catalog
 from ..storage.inputs import InputError, PromptFile, read_prompt_file
 from ..storage.records import imported_judges, imported_judgments, latest_version, version_pairs
-from ..storage.versions import commit_version
-from ..tasks.filters import FilterContext, filter_pairs, funnel
+from ..tasks.filters import FilterContext, filter_pairs
 from ..tasks.judge.imported import imported_samples
-from ..tasks.judge.verifier_stats import verifier_section
+from ..tasks.judge.panel import JuryError, Panel, Verdicts, judge_samples, label, merge, seat
+from ..tasks.preference_tally import PreferenceTally, light
 from ..tasks.sample import collapse_duplicates, sample_request, to_samples
-from ..runtime.budget import RunLimits
-from .artifacts import publish_version_artifacts
-from ..runtime.calls import CallRunner
-from ..runtime.overlap import map_groups, workers_for
-from ..config.preference import PreferenceBuildConfig
-from .incremental import plan_incremental
-from .judging import JuryResult, jury_stats, merge_juries, run_jury
-
-DEFAULT_CATALOG = "prefsynth.duckdb"
+from .incremental import IncrementalPlan, plan_incremental
 
 
 def read_prompts(config: PreferenceBuildConfig) -> list[Prompt]:
@@ -78,26 +81,33 @@ def collect_samples(config: PreferenceBuildConfig, prompts: list[Prompt], runner
     return list({s.id: s for s in samples}.values())
 
 
-def sample_and_judge(config: PreferenceBuildConfig, prompts: list[Prompt], runner: CallRunner,
-                     catalog: Catalog) -> tuple[list[Sample], JuryResult]:
-    """Samples (duplicates marked) and the jury's verdicts on their pairs.
+def seat_jury(config: PreferenceBuildConfig, runner: CallRunner, catalog: Catalog) -> Panel:
+    """The jury, set up before any engine call: a fitted aggregation naming no juror of it fails here."""
+    imported = {j.judge: imported_judgments(catalog, j.judge) for j in config.jurors if j.kind == "imported"}
+    try:
+        return seat(config.jurors, runner, config.aggregation, imported)
+    except JuryError as exc:  # the CLI prints an InputError as one line and exits non-zero
+        raise InputError(exc.field, None, None, exc.problem) from None
+
+
+def sample_and_judge(config: PreferenceBuildConfig, prompts: list[Prompt], runner: CallRunner, catalog: Catalog,
+                     panel: Panel) -> tuple[list[Sample], Verdicts]:
+    """Samples (duplicates marked) and the jury's verdicts on their pairs (not labelled yet: `label`).
 
     Sampling, pairing and judging are per prompt, so when every engine streams (servers) the prompts go through
     all stages in small groups that overlap (runtime/overlap.py): a prompt's pairs are judged as soon as its
-    samples are in. In-process engines run each stage over all prompts. Same records either way: a model
-    aggregation (Dawid-Skene, fitted) labels the pairs of all groups together, once they are all judged.
+    samples are in. In-process engines run each stage over the given prompts. Same records either way.
     """
-    def one_group(group: list[Prompt], aggregation=None) -> tuple[list[Sample], JuryResult]:
+    def one_group(group: list[Prompt]) -> tuple[list[Sample], Verdicts]:
         samples = collapse_duplicates(collect_samples(config, group, runner, catalog), config.dedupe)
-        by_id = {p.id: p for p in group}
-        return samples, run_jury(config.jurors, by_id, samples, config.pairing, runner, catalog, aggregation)
+        return samples, judge_samples(panel, {p.id: p for p in group}, samples, config.pairing, runner)
 
     if not runner.all_stream() or len(prompts) < 2:
-        return one_group(prompts, config.aggregation)
+        return one_group(prompts)
     for policy in (p for p in config.policies if p.kind == "sample"):  # every group's first look-up, at once
         runner.prefetch(policy.engine, [sample_request(policy, p) for p in prompts])
     parts = map_groups(one_group, prompts, workers_for(runner.concurrency()), runner)
-    return [s for samples, _ in parts for s in samples], merge_juries([jury for _, jury in parts], config.aggregation)
+    return [s for samples, _ in parts for s in samples], merge([verdicts for _, verdicts in parts])
 
 
 def parent_pairs(config: PreferenceBuildConfig, catalog: Catalog) -> tuple[PreferencePair, ...] | None:
@@ -108,66 +118,110 @@ def parent_pairs(config: PreferenceBuildConfig, catalog: Catalog) -> tuple[Prefe
     return None if latest is None else tuple(version_pairs(catalog, config.name, latest))
 
 
+# Prompts sampled, judged, filtered and staged at once: a build's memory is per chunk, not per build
+# ($PREFSYNTH_CHUNK_PROMPTS overrides: smaller chunks use less memory, bigger ones fewer round trips).
+CHUNK_PROMPTS = int(os.environ.get("PREFSYNTH_CHUNK_PROMPTS", "1000"))
+DATASET_FILTERS = ("near_duplicate_prompt", "rank_consistency")  # filters that compare pairs across prompts
+
+
+@dataclass(frozen=True)
+class Judged:
+    """Prompts with their samples and the jury's verdicts on their pairs (a `JuryResult` once labelled): one
+    chunk, or the whole build."""
+
+    prompts: dict[str, Prompt]
+    samples: list[Sample]
+    jury: Verdicts
+
+
+def needs_all_pairs(config: PreferenceBuildConfig) -> bool:
+    """Whether pairs can only be labelled or filtered once every pair is judged: a Dawid-Skene fit, or a filter
+    that compares prompts or rankings across the dataset."""
+    return config.aggregation is not None and config.aggregation.kind == "dawid_skene" or any(
+        f.kind in DATASET_FILTERS for f in config.filters)
+
+
+def judged_chunks(config: PreferenceBuildConfig, prompts: list[Prompt], build: BuildContext,
+                  tally: PreferenceTally) -> Iterator[Judged]:
+    """Sample and judge `CHUNK_PROMPTS` prompts at a time; each chunk's prompts, samples and judgments are
+    staged and counted at once. The jury is seated (and checked) before the first engine call."""
+    panel = seat_jury(config, build.runner, build.catalog)
+    for start in range(0, len(prompts), CHUNK_PROMPTS):
+        chunk = prompts[start : start + CHUNK_PROMPTS]
+        samples, jury = sample_and_judge(config, chunk, build.runner, build.catalog, panel)
+        for table, records in (("prompts", chunk), ("samples", samples), ("judgments", jury.judgments)):
+            build.stage(table, records)
+        tally.samples(samples)
+        tally.judgments(jury.judgments)
+        build.chunk_done()
+        yield Judged({p.id: p for p in chunk}, samples, jury)
+
+
+def to_filter(config: PreferenceBuildConfig, chunks: Iterator[Judged]) -> Iterator[Judged]:
+    """The groups of pairs the filters see: each chunk as it comes, or — when `needs_all_pairs` — every chunk at
+    once, held as a light projection (judgments without their texts, only the samples that are paired; the full
+    records are staged already). Either way each pair is labelled once, by the configured aggregation."""
+    if not needs_all_pairs(config):
+        for chunk in chunks:
+            yield replace(chunk, jury=label(chunk.jury, config.aggregation))
+        return
+    held = [_light(chunk) for chunk in chunks]
+    if held:
+        prompts = {pid: p for chunk in held for pid, p in chunk.prompts.items()}
+        samples = [s for chunk in held for s in chunk.samples]
+        yield Judged(prompts, samples, label(merge([chunk.jury for chunk in held]), config.aggregation))
+
+
+def _light(chunk: Judged) -> Judged:
+    slim = {j.id: light(j) for j in chunk.jury.judgments}
+    jury = replace(chunk.jury, judgments=list(slim.values()),
+                   by_pair=[[slim.get(j.id, j) for j in js] for js in chunk.jury.by_pair])
+    paired = {s.id for x, y in jury.candidates for s in (x, y)}
+    return Judged(chunk.prompts, [s for s in chunk.samples if s.id in paired], jury)
+
+
+def filter_and_stage(config: PreferenceBuildConfig, group: Judged, build: BuildContext, tally: PreferenceTally,
+                     parent: tuple[PreferencePair, ...] | None) -> None:
+    """Run the filters over a group of pairs; stage the pairs (and those filters changed), the decisions and the
+    kept pairs as the version's rows."""
+    jury = group.jury
+    ctx = FilterContext({j.id: j for j in jury.judgments}, {s.id: s for s in group.samples}, prompts=group.prompts,
+                        all_pairs=tuple(jury.pairs), parent_pairs=parent, jury=jury.jury)
+    run = filter_pairs(jury.pairs, config.filters, ctx)
+    build.stage("pairs", jury.pairs + run.derived)
+    build.add_decisions(run.decisions)
+    build.add_rows(p.id for p in run.kept)
+    tally.filtered(jury.pairs, jury.candidates, jury.by_pair, jury.jury, run)
+
+
 @flow(name="preference-build")
-def preference_build(config: PreferenceBuildConfig, catalog_path: str = DEFAULT_CATALOG) -> dict:
-    """Build a new version of `config.name`; returns the build summary (also stored as the version's stats)."""
-    started = time.perf_counter()
+def preference_build(config: PreferenceBuildConfig, catalog_path: str | None = None) -> DatasetVersion:
+    """Build a new version of `config.name`: prompts → plan → sample + judge → filter → commit, chunk by chunk
+    (runtime/build.py stages every chunk's records in the catalog; the version appears at the commit)."""
     source = read_prompt_input(config)
-    all_prompts = source.prompts
-    with Catalog(catalog_path) as catalog:
-        plan = plan_incremental(catalog, config.name, config.incremental, all_prompts)
-        prompts = plan.prompts
-        by_id = {p.id: p for p in prompts}
-        check_imported_judges(config, catalog)
-        runner = CallRunner(CallCache(catalog), config.engines, config.batch_size, RunLimits.of(config))
-        samples, jury = sample_and_judge(config, prompts, runner, catalog)
-        ctx = FilterContext({j.id: j for j in jury.judgments}, {s.id: s for s in samples}, prompts=by_id,
-                            all_pairs=tuple(jury.pairs), parent_pairs=parent_pairs(config, catalog), jury=jury.jury)
-        run = filter_pairs(jury.pairs, config.filters, ctx)
-        stats = build_stats(prompts, samples, jury, config, run.decisions, runner)
-        stats.update(verifier_section(jury.pairs, jury.by_pair, run.kept))  # with a verifier juror only
-        if config.incremental != "off":
-            stats["incremental"] = plan.stats(config.incremental)
-        if source.skipped:
-            stats["skipped_rows"] = skipped_rows(source)
-        stats["wall_time_s"] = round(time.perf_counter() - started, 3)
-        runner.check_errors()  # a build whose calls mostly failed writes no version
-        version = commit_version(
-            catalog,
-            name=config.name,
-            kind="preference",
-            config=config.model_dump(mode="json"),
-            records={"prompts": prompts, "samples": samples, "judgments": jury.judgments,
-                     "pairs": jury.pairs + run.derived},
-            row_ids=plan.rows([p.id for p in run.kept]),
-            decisions=run.decisions,
-            stats=stats,
-            flow_run_id=str(flow_run.id) if flow_run.id else None,
-        )
-        publish_version_artifacts(catalog, version)  # the run's summary as Prefect artifacts
-    return summary(version)
+    with BuildContext(config, config.catalog_file(catalog_path), "preference") as build:
+        plan = plan_build(config, source.prompts, build)
+        tally = PreferenceTally(config.filters, with_verifier=any(j.kind == "verifier" for j in config.jurors))
+        parent = parent_pairs(config, build.catalog)
+        for group in to_filter(config, judged_chunks(config, plan.prompts, build, tally)):
+            filter_and_stage(config, group, build, tally, parent)
+        return build.commit(figures(config, source, plan, tally))
 
 
-def build_stats(prompts, samples, jury, config, decisions, runner: CallRunner) -> dict:
-    return {
-        "prompts": len(prompts),
-        "samples": dict(Counter(s.status for s in samples)),
-        "judgments": dict(Counter(j.status for j in jury.judgments)),
-        "reasked": sum(j.reasked for j in jury.judgments),
-        "pairing": config.pairing.strategy,
-        "pairs": len(jury.pairs),
-        **jury_stats(jury),
-        "funnel": funnel(len(jury.pairs), config.filters, decisions),
-        **runner.stats.as_dict(),
-    }
+def plan_build(config: PreferenceBuildConfig, prompts: list[Prompt], build: BuildContext) -> IncrementalPlan:
+    """The prompts to sample now (incremental builds skip those seen), the carried rows staged first; imported
+    judges checked before any engine call."""
+    plan = plan_incremental(build.catalog, config.name, config.incremental, prompts)
+    check_imported_judges(config, build.catalog)
+    build.add_rows(plan.carried_rows)
+    return plan
 
 
-def summary(version: DatasetVersion) -> dict:
-    return {
-        "name": version.name,
-        "version": version.version,
-        "parent_version": version.parent_version,
-        "rows": version.row_count,
-        "content_hash": version.content_hash,
-        "stats": version.stats,
-    }
+def figures(config: PreferenceBuildConfig, source: PromptFile, plan: IncrementalPlan, tally: PreferenceTally) -> dict:
+    """The build's stats figures (schemas/stats.py `PreferenceStats`; the build adds call counts and wall time)."""
+    out = tally.figures(len(plan.prompts), config.pairing.strategy)
+    if config.incremental != "off":
+        out["incremental"] = plan.stats(config.incremental)
+    if source.skipped:
+        out["skipped_rows"] = skipped_rows(source)
+    return out

@@ -2,8 +2,9 @@
 
 Off unless the environment asks for it, so it is harmless in normal runs (one dict lookup per call):
 
-    PREFSYNTH_TEST_PAUSE_AT=commit       the point to pause at (today: `commit` — inside the version's
-                                          transaction, after every row is written and before COMMIT)
+    PREFSYNTH_TEST_PAUSE_AT=commit       the point to pause at (today: `commit` — in `BuildContext.commit`
+                                          (runtime/build.py), inside the version's transaction, after every
+                                          row is written and before COMMIT)
     PREFSYNTH_TEST_PAUSE_MARKER=FILE      written (with this process's PID) when the pause begins
     PREFSYNTH_TEST_PAUSE_S=30             how long to pause; the build then goes on as usual
 

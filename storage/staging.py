@@ -2,10 +2,13 @@
 
 A build writes what it makes as it makes it, chunk by chunk, into tables named `staging_<build>_<table>` (each
 write its own small transaction), so its memory does not grow with its size. Nothing there is visible: versions,
-exports and reports read only the record tables through `dataset_versions`/`dataset_rows`. `publish`, called
-inside the version's transaction, copies the staged records into the record tables (by content id: rows already
-there stay), writes the version's rows and filter decisions, and drops the staging tables — all or nothing. A
-killed build leaves its staging tables behind; the next build on the catalog drops them (`drop_leftovers`).
+exports and reports read only the record tables through `dataset_versions`/`dataset_rows`. At the commit,
+`move_records` copies the staged records into the record tables (by content id: rows already there stay) in
+chunks of their own, then `publish`, inside the version's transaction, writes the version's rows and filter
+decisions and drops the staging tables — the version, its rows and decisions appear all at once or not at all.
+A build killed before its commit leaves only its staging tables (the next build on the catalog drops them:
+`drop_leftovers`); killed during the commit, also records no version refers to (invisible, and left out as
+present when the rerun writes the same records).
 
 Inputs: pydantic records (by their record table), plain row dicts, row ids and filter decisions, in the order
 made. Outputs: `row_count()` and `content_hash()` of the distinct row ids, computed from the staged rows by
@@ -28,6 +31,8 @@ from .catalog import Catalog
 
 PREFIX = "staging_"
 _FETCH = 50_000  # sorted row ids fetched at once while hashing
+_MOVE = 100_000  # staged records copied into their record table per transaction
+_VERSION_TABLES = ("dataset_rows", "filter_decisions")  # staged here, written only with the version
 _LIVE: set[str] = set()  # builds of this process whose staging is in use (DuckDB lets one process write a file)
 _LIVE_LOCK = threading.Lock()
 
@@ -94,19 +99,29 @@ class Staging:
         return h.hexdigest()
 
     # -- ending ----------------------------------------------------------------------------------------------
-    def publish(self, name: str, version: int) -> None:
-        """Inside the version's transaction: records into their tables, rows and decisions under
-        (name, version), then the staging tables are dropped."""
+    def move_records(self, chunk: int = _MOVE) -> None:
+        """Before the version's transaction: copy the staged records into their record tables, `chunk` rows per
+        transaction (one transaction for all of a big build's records would hold them, and the keys they add,
+        in DuckDB's memory until COMMIT). Records are content-addressed and read only through versions: until
+        the version exists nobody sees them, and a rerun's identical records are left out as present."""
         for table, staged in self._tables.items():
-            if table == "dataset_rows":
-                self.catalog.query(
-                    f"INSERT INTO dataset_rows (name, version, ord, row_id) SELECT ?, ?, "
-                    f"row_number() OVER (ORDER BY first_ord) - 1, row_id FROM {self._distinct_rows()}", [name, version])
-            elif table == "filter_decisions":
-                self.catalog.query(f'INSERT INTO filter_decisions SELECT ? AS name, ? AS version, * FROM "{staged}"',
-                                   [name, version])
-            else:
-                self.catalog.query(f'INSERT OR IGNORE INTO {table} SELECT * FROM "{staged}"')
+            if table in _VERSION_TABLES:
+                continue
+            end = self.catalog.query(f'SELECT coalesce(max(rowid) + 1, 0) FROM "{staged}"')[0][0]
+            for lo in range(0, end, chunk):
+                self.catalog.query(f'INSERT OR IGNORE INTO {table} SELECT * FROM "{staged}" '
+                                   "WHERE rowid >= ? AND rowid < ?", [lo, lo + chunk])
+
+    def publish(self, name: str, version: int) -> None:
+        """Inside the version's transaction, after `move_records`: the version's rows and filter decisions under
+        (name, version); then the staging tables are dropped."""
+        if "dataset_rows" in self._tables:
+            self.catalog.query(
+                f"INSERT INTO dataset_rows (name, version, ord, row_id) SELECT ?, ?, "
+                f"row_number() OVER (ORDER BY first_ord) - 1, row_id FROM {self._distinct_rows()}", [name, version])
+        if "filter_decisions" in self._tables:
+            self.catalog.query(f'INSERT INTO filter_decisions SELECT ? AS name, ? AS version, * '
+                               f'FROM "{self._tables["filter_decisions"]}"', [name, version])
         self.drop()
 
     def drop(self) -> None:

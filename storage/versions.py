@@ -65,6 +65,7 @@ def commit_version(
             staging.add_rows(table, plain)
         staging.add_row_ids(row_ids)
         staging.add_decisions(decisions)
+        staging.move_records()
         with catalog.transaction():
             return write_version(catalog, staging, name=name, kind=kind, config=config, stats=stats,
                                  flow_run_id=flow_run_id)
@@ -75,8 +76,8 @@ def commit_version(
 
 def write_version(catalog: Catalog, staging: Staging, *, name: str, kind: DatasetKind, config: dict[str, Any],
                   stats: dict[str, Any], flow_run_id: str | None = None) -> DatasetVersion:
-    """Inside the caller's transaction: the next version of `name` with the staged rows (count and content hash
-    from them), its records, rows and decisions moved out of staging. Returns the version written."""
+    """Inside the caller's transaction, after `staging.move_records()`: the next version of `name` with the
+    staged rows (count and content hash from them), its rows and decisions. Returns the version written."""
     latest = catalog.query("SELECT max(version) FROM dataset_versions WHERE name = ?", [name])[0][0]
     now = datetime.now(timezone.utc)
     if latest is None:
