@@ -44,7 +44,9 @@ class Readings:
     def add(self, pair_votes: list[list[Vote]]) -> None:
         for votes in pair_votes:
             for v in votes:
-                col = self.columns.setdefault((v.judge, v.slot), array("d", [math.nan] * self.n))
+                col = self.columns.get((v.judge, v.slot))
+                if col is None:  # a new reader: missing on every earlier pair
+                    col = self.columns[(v.judge, v.slot)] = array("d", [math.nan] * self.n)
                 col.append(math.nan if v.margin is None else v.margin)
             self.n += 1
             for col in self.columns.values():  # a juror without a reading on this pair: missing
