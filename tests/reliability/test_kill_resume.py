@@ -6,7 +6,9 @@ The model is an OpenAI-compatible HTTP server on 127.0.0.1 (tests/servers.py) th
 and counts requests per request hash. The build runs as a subprocess of the real CLI against a shared Prefect
 server. Exact kill points: the server holds every request after the N-th unanswered (`hold_after`), so the
 build is killed while it waits on the network with nothing answered-but-unsaved; the commit is reached with the
-`PREFSYNTH_TEST_PAUSE_AT=commit` hook (prefsynth/hooks.py).
+`PREFSYNTH_TEST_PAUSE_AT=commit` hook (prefsynth/hooks.py, called in runtime/build.py `BuildContext.commit`).
+A build streams its records to staging tables chunk by chunk: a kill before the commit leaves them there, never
+in a record table or a version, and the rerun drops them.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from tests.reliability.support import (
@@ -70,6 +73,7 @@ def kill_and_resume(env: dict, tmp: Path, reference: Reference, server, until, e
     stored = stored_request_hashes(catalog, engine)
     assert version_rows(catalog) == {"datasets": 0, "dataset_versions": 0, "dataset_rows": 0, "filter_decisions": 0}
     assert duplicate_rows(catalog) == {}
+    left = {"records": record_rows(catalog), "staged": staged_rows(catalog)}
 
     server.hold_after = None
     code, out, err = run(env, *build_args(config, catalog), out_dir=tmp / "resumed")
@@ -81,7 +85,23 @@ def kill_and_resume(env: dict, tmp: Path, reference: Reference, server, until, e
     assert summary["stats"]["cache_hits"] == len(stored) and summary["stats"]["engine_calls"] == CALLS - len(stored)
     assert duplicate_rows(catalog) == {}
     assert version_rows(catalog)["dataset_versions"] == 1
-    return {"answered_at_kill": answered_at_kill, "stored": stored, "answered": dict(server.answered)}
+    assert staged_rows(catalog) == {}  # the rerun dropped what the killed build had staged
+    return {"answered_at_kill": answered_at_kill, "stored": stored, "answered": dict(server.answered), **left}
+
+
+def record_rows(catalog: Path) -> dict[str, int]:
+    """Rows of the preference record tables (what a version's rows and exports are read from)."""
+    with duckdb.connect(str(catalog), read_only=True) as con:
+        return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                for t in ("prompts", "samples", "judgments", "pairs")}
+
+
+def staged_rows(catalog: Path) -> dict[str, int]:
+    """Rows per staging table of a build that has not committed (runtime/build.py, storage/staging.py)."""
+    with duckdb.connect(str(catalog), read_only=True) as con:
+        names = [r[0] for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE starts_with(table_name, 'staging_')").fetchall()]
+        return {n: con.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0] for n in names}
 
 
 @pytest.mark.parametrize(
@@ -101,6 +121,28 @@ def test_kill_while_waiting_on_the_model_loses_no_answered_call(prefect_env, tmp
         facts = kill_and_resume(prefect_env, tmp_path, reference, server, until=saved_and_waiting)
     # Every reply the build had received was in the catalog when it died, and none was asked for again.
     assert facts["stored"] == set(facts["answered_at_kill"]) and len(facts["stored"]) == hold_after
+    assert set(facts["answered"].values()) == {1}
+
+
+def test_kill_while_streaming_chunks_leaves_only_staged_rows_and_the_rerun_reproduces_the_hash(
+        prefect_env, tmp_path, reference):
+    """Issue 13 item 4: chunks of 2 prompts; the kill lands while the second chunk is judged. The first chunk's
+    records, rows and decisions are staged in the catalog, yet nothing of them is in a record table or a version;
+    the rerun (in chunks too) drops the staging and gives the unchunked reference's content hash."""
+    env = {**prefect_env, "PREFSYNTH_CHUNK_PROMPTS": "2"}
+    first_chunk = 2 + 2 * N_PAIRS * 2  # its sampling requests and both orders of its pairs
+    held_since: list[float] = []
+
+    def saved_and_waiting() -> bool:
+        if server.held and not held_since:
+            held_since.append(time.monotonic())
+        return bool(held_since) and time.monotonic() - held_since[0] > 0.5
+
+    with policy_server(delay_s=0.02, hold_after=first_chunk + 2 + 4) as server:
+        facts = kill_and_resume(env, tmp_path, reference, server, until=saved_and_waiting)
+    assert facts["records"] == {"prompts": 0, "samples": 0, "judgments": 0, "pairs": 0}
+    staged = {name.split("_", 2)[2]: n for name, n in facts["staged"].items()}
+    assert staged["prompts"] == 2 and staged["judgments"] == 2 * N_PAIRS * 2 and staged["pairs"] == 2 * N_PAIRS
     assert set(facts["answered"].values()) == {1}
 
 
