@@ -8,7 +8,8 @@ with `max_concurrency: 64` (the server's capacity). A fresh server per arm, so e
 served (64 = full), `bound_s` = Σ latencies / 64.
 
 distilabel and curator run in virtual environments of their own (`--distilabel-venv`, `--curator-venv`; create
-them with `python -m venv V && V/bin/pip install "distilabel[openai]==1.5.3"` / `bespokelabs-curator`). An arm
+them with `python -m venv V && V/bin/pip install "distilabel[openai]==1.5.3" requests` (distilabel needs
+`requests` and does not declare it) / `bespokelabs-curator`). An arm
 whose tool fails records its exit status and the last lines of its error output instead of figures.
 
     .venv/bin/python benchmarks/peer_latency.py --distilabel-venv /tmp/venv-distilabel --curator-venv /tmp/venv-curator
@@ -121,12 +122,13 @@ def run_tool(python: Path | None, script: str, spec: dict, work: Path, name: str
         return {"skipped": f"no virtual environment given for {name}"}
     server, base_url = start_server(64, None)
     try:
-        (work / f"{name}.py").write_text(script)
+        script_path = work / f"peer_{name}.py"  # not `distilabel.py`: it would shadow the package
+        script_path.write_text(script)
         (work / f"{name}.json").write_text(json.dumps({**spec, "base_url": base_url + "/v1"}))
         env = {**os.environ, "DISTILABEL_LOG_LEVEL": "WARNING", "DISTILABEL_CACHE_DIR": str(work / "dl-cache"),
                "CURATOR_CACHE_DIR": str(work / "curator-cache"), "OPENAI_API_KEY": "none", "HF_HUB_OFFLINE": "1"}
         t0 = time.perf_counter()
-        proc = subprocess.run([str(python), str(work / f"{name}.py"), str(work / f"{name}.json")], env=env,
+        proc = subprocess.run([str(python), str(script_path), str(work / f"{name}.json")], env=env,
                               capture_output=True, text=True, cwd=work, timeout=1800)
         wall = round(time.perf_counter() - t0, 2)
         if proc.returncode != 0:

@@ -47,6 +47,7 @@ class CacheWriter:
         self.save, self.rows, self.since = save, [], 0.0
         self.journal = journal
         self._file = None  # the journal, open for appending while it has replies not in the cache
+        self._noted = self._saved = 0  # replies journaled, replies written to the cache
         self._lock = threading.Lock()  # guards `rows` and the journal file, held for microseconds
         self._saving = threading.Lock()  # held while one group is written
 
@@ -66,21 +67,26 @@ class CacheWriter:
         self.journal.unlink()
         return len(rows)
 
+    def note(self, key: str, name: str, request: GenRequest, result: GenResult) -> None:
+        """Journal a reply the moment the engine has it (on the engine loop, before a stream thread picks it up)."""
+        if self.journal is None or not result.ok:
+            return
+        line = json.dumps([key, name, request.model_dump(mode="json"), result.model_dump(mode="json")]) + "\n"
+        with self._lock:
+            if self._file is None:
+                self._file = open(self.journal, "a", encoding="utf-8")  # noqa: SIM115 (closed when emptied)
+            self._file.write(line)
+            self._file.flush()  # into the OS: survives a SIGKILL of this process
+            self._noted += 1
+
     def add(self, key: str, name: str, request: GenRequest, result: GenResult) -> None:
+        """Queue a reply for the cache (`note` journaled it already)."""
         if not result.ok:
             return  # failures are asked again on the next run
-        line = None
-        if self.journal is not None:
-            line = json.dumps([key, name, request.model_dump(mode="json"), result.model_dump(mode="json")]) + "\n"
         with self._lock:
             if not self.rows:
                 self.since = time.monotonic()
             self.rows.append((key, name, request, result))
-            if line is not None:
-                if self._file is None:
-                    self._file = open(self.journal, "a", encoding="utf-8")  # noqa: SIM115 (closed when emptied)
-                self._file.write(line)
-                self._file.flush()  # into the OS: survives a SIGKILL of this process
 
     def flush(self, only_due: bool = False) -> None:
         """Write the waiting replies; with `only_due`, only when they are due and no other write is running."""
@@ -92,8 +98,9 @@ class CacheWriter:
                     return
                 rows, self.rows = self.rows, []
             self.save(rows)
-            with self._lock:  # everything journaled is in the cache unless replies came meanwhile
-                if not self.rows and self._file is not None:
+            with self._lock:  # everything journaled is in the cache: empty the journal
+                self._saved += len(rows)
+                if self._saved >= self._noted and self._file is not None:
                     self._file.close()
                     self._file = None
                     self.journal.unlink(missing_ok=True)
@@ -123,7 +130,15 @@ def stream_calls(runner: CallRunner, engine, engine_key: str, name: str, todo: l
     def send(request: GenRequest, pos: int, follow: GenRequest | None) -> None:
         token = next(tokens)
         pending[token] = (pos, follow)
-        engine.submit(request, lambda result, token=token: replies.put((token, result)))
+        key = todo[pos][0] if follow is None else follow.key(name)
+
+        def deliver(result: GenResult) -> None:  # on the engine loop: journaled before any thread picks it up
+            try:
+                writer.note(key, name, request, result)
+            finally:  # a journal that cannot be written must not lose the reply
+                replies.put((token, result))
+
+        engine.submit(request, deliver)
 
     try:
         while True:

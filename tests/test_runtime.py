@@ -171,6 +171,7 @@ def test_replies_not_yet_in_the_cache_survive_a_kill_in_the_journal(tmp_path):
     result = GenResult(completions=[Completion(text="yes", completion_tokens=1)], prompt_tokens=3)
     with Catalog(tmp_path / "c.duckdb") as catalog:
         writer = CallRunner(CallCache(catalog), {}, batch_size=8).writer
+        writer.note(request.key("openai:sim"), "openai:sim", request, result)  # as the engine hands it over
         writer.add(request.key("openai:sim"), "openai:sim", request, result)  # not flushed: the process dies here
         assert writer.journal.exists() and not catalog.get_calls([request.key("openai:sim")])
         CallRunner(CallCache(catalog), {}, batch_size=8)  # the rerun's runner
