@@ -7,10 +7,13 @@ request to derive a deterministic reply — is included and reported as part of 
 
 Default workload: 10,000 prompts × 4 samples, all pairs judged in both orders = 120,000 judgments. The dry-run
 judge answers free text without a verdict, so every judgment also gets its constrained re-ask: 250,000 engine
-calls in all. Target: ≥ 2,000 judgments/s end to end (flow start → version committed) on 2 cores, peak RSS
-≤ 1.5 GB. Prefect start-up (the temporary local server) is reported separately.
+calls in all. Targets (issue 13 item 4): ≥ 2,000 judgments/s end to end (flow start → version committed) on 2
+cores; peak RSS flat in the number of prompts — at 10× (`--prompts 100000`, 1.2 M judgments) ≤ 2 GB and no
+worse than at 1×. The build streams its records to the catalog in chunks of `--chunk-prompts` prompts. Prefect
+start-up (the temporary local server) is reported separately.
 
     .venv/bin/python benchmarks/throughput.py                       # the default workload
+    .venv/bin/python benchmarks/throughput.py --prompts 100000      # 10×
     .venv/bin/python benchmarks/throughput.py --prompts 1000        # a quick run
     .venv/bin/py-spy record -r 20 -f speedscope -o prof.json --threads -- .venv/bin/python benchmarks/throughput.py
 
@@ -58,6 +61,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--batch-size", type=int, default=2000, help="requests per engine task (default 2000)")
     ap.add_argument("--batches-in-flight", type=int, default=2,
                     help="engine tasks at once (default 2: the flow saves one batch while the next runs)")
+    ap.add_argument("--chunk-prompts", type=int, default=None,
+                    help="prompts per chunk ($PREFSYNTH_CHUNK_PROMPTS; default: the flow's CHUNK_PROMPTS)")
     ap.add_argument("--rerun", action="store_true", help="also time a second build of the same config (all cache hits)")
     ap.add_argument("--workdir", type=Path, default=None, help="where prompts, config and catalog go (default: a temp dir)")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "throughput.json")
@@ -138,6 +143,8 @@ def main(argv=None) -> dict:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")  # first use of a home: > 20 s
     config_path = write_inputs(workdir, args)
+    if args.chunk_prompts:
+        os.environ["PREFSYNTH_CHUNK_PROMPTS"] = str(args.chunk_prompts)  # read when the flow module is imported
     # create the Prefect home's database first (what every later run finds): start-up is then the daily one
     import subprocess
 
@@ -148,21 +155,22 @@ def main(argv=None) -> dict:
 
     t_import = time.perf_counter()
     from prefsynth import progress
-    from prefsynth.flows import preference
-    from prefsynth.storage.catalog import open_waiting
     from prefsynth.config.load import load_config
     from prefsynth.config.preference import PreferenceBuildConfig
+    from prefsynth.flows import preference
+    from prefsynth.runtime import build
+    from prefsynth.runtime.build import summary as summary_of
+    from prefsynth.storage.catalog import open_waiting
     import_s = time.perf_counter() - t_import
 
     runs = []
     for attempt in range(2 if args.rerun else 1):
         clock = StageClock()
-        originals = {a: getattr(preference, a) for a in ("read_prompt_input", "collect_samples", "collapse_duplicates",
-                                                          "run_jury", "filter_pairs", "build_stats", "commit_version")}
-        originals_j = {"label": preference.label}
-        for attr in originals:
-            clock.wrap(preference, attr, attr)
-        clock.wrap(preference, "label", "label pairs (aggregate)")
+        steps = [(preference, a) for a in ("read_prompt_input", "sample_and_judge", "filter_and_stage")]
+        steps.append((build.BuildContext, "commit"))
+        originals = [(owner, attr, getattr(owner, attr)) for owner, attr in steps]
+        for owner, attr in steps:
+            clock.wrap(owner, attr, attr)
         cfg = load_config(config_path, PreferenceBuildConfig)
         progress.install(clock)
         stop = threading.Event()
@@ -171,14 +179,13 @@ def main(argv=None) -> dict:
         t0 = time.perf_counter()
         try:
             with open_waiting(catalog):  # as the CLI does: the catalog is held for the whole build
-                summary = preference.preference_build(cfg, str(catalog))
+                summary = summary_of(preference.preference_build(cfg, str(catalog)))
         finally:
             stop.set()
             sampler.join()
             progress.install(None)
-            for attr, fn in originals.items():
-                setattr(preference, attr, fn)
-            preference.label = originals_j["label"]
+            for owner, attr, fn in originals:
+                setattr(owner, attr, fn)
         t_end = time.perf_counter()
         runs.append(report(clock, summary, t0, t_end))
         print(json.dumps(runs[-1], indent=2))
@@ -204,7 +211,7 @@ def main(argv=None) -> dict:
 def report(clock: StageClock, summary: dict, t0: float, t_end: float) -> dict:
     st = summary["stats"]
     flow_start = clock.first_call or t0
-    commit_end = clock.spans["commit_version"][1]
+    commit_end = clock.spans["commit"][1]
     stages = {name: round(span[2], 2) for name, span in sorted(clock.spans.items(), key=lambda kv: kv[1][0])}
     judgments = sum(st["judgments"].values())
     flow_s = commit_end - flow_start

@@ -1,0 +1,69 @@
+"""Issue 13 item 4: a build's peak memory does not grow with its number of prompts.
+
+The same dry-run preference build (4 samples per prompt, every pair judged in both orders, each judgment with
+its re-ask) runs as a `prefsynth build` subprocess for N and 4N prompts; the peak RSS of each process (its own
+`ru_maxrss`, from `os.wait4`) may differ by little. The records are streamed to the catalog in chunks of
+$PREFSYNTH_CHUNK_PROMPTS prompts (small here, so both sizes span several chunks) and DuckDB's own cache is
+capped ($PREFSYNTH_CATALOG_MEMORY_LIMIT: its cache fills up to the cap as the catalog grows, ~30 MB of the
+allowed growth), so what remains is the build's own memory. The same check with the
+whole build in one chunk — how every build ran before — shows the growth this test exists to catch. The 10×
+workload (1.2 M judgments) is measured by benchmarks/throughput.py, not here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.reliability.support import PREFSYNTH
+
+pytestmark = [pytest.mark.slow, pytest.mark.reliability]
+
+N = 800
+CONFIG = """name: flat
+prompts: {path: prompts.jsonl}
+engines: {zero: {kind: dry_run}}
+policies: [{engine: zero, n: 4, max_tokens: 32}]
+judge: {engine: zero}
+filters: [position_swap, drop_ties]
+batch_size: 500
+"""
+
+
+def peak_rss_mb(env: dict, folder: Path, prompts: int, chunk: int) -> tuple[float, dict]:
+    """Build `prompts` prompts in a fresh catalog; returns the process's peak RSS (MB) and its summary."""
+    folder.mkdir()
+    (folder / "prompts.jsonl").write_text(
+        "".join(json.dumps({"prompt": f"Question {i}: explain topic {i} briefly."}) + "\n" for i in range(prompts)))
+    (folder / "c.yaml").write_text(CONFIG)
+    run_env = {**env, "PREFSYNTH_CHUNK_PROMPTS": str(chunk), "PREFSYNTH_CATALOG_MEMORY_LIMIT": "64MB"}
+    with open(folder / "out", "wb") as out, open(folder / "err", "wb") as err:
+        proc = subprocess.Popen([PREFSYNTH, "build", "c.yaml", "--catalog", "c.duckdb", "--json", "--quiet"],
+                                cwd=folder, env=run_env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    assert proc.returncode == 0, (folder / "err").read_text()[-3000:]
+    return usage.ru_maxrss / 1024, json.loads((folder / "out").read_text())
+
+
+def growth(env: dict, tmp: Path, chunk: int) -> tuple[float, float]:
+    small, s1 = peak_rss_mb(env, tmp / f"n-{chunk}", N, chunk)
+    large, s4 = peak_rss_mb(env, tmp / f"4n-{chunk}", 4 * N, chunk)
+    assert sum(s4["stats"]["judgments"].values()) == 4 * sum(s1["stats"]["judgments"].values()) > 0
+    return small, large
+
+
+def test_peak_memory_stays_flat_from_n_to_4n_prompts(prefect_env, tmp_path):
+    small, large = growth(prefect_env, tmp_path, chunk=100)
+    assert large - small < 50, f"peak RSS {small:.0f} MB at {N} prompts, {large:.0f} MB at {4 * N}"
+
+
+def test_one_chunk_for_the_whole_build_grows_with_it(prefect_env, tmp_path):
+    """The control: with every prompt in one chunk the same builds' peaks grow with their size (so the test
+    above measures something a held-in-memory build would fail)."""
+    small, large = growth(prefect_env, tmp_path, chunk=10**6)
+    assert large - small > 100, f"peak RSS {small:.0f} MB at {N} prompts, {large:.0f} MB at {4 * N}"
