@@ -19,12 +19,12 @@ IncrementalMode = Literal["off", "append", "new_only"]
 
 @dataclass(frozen=True)
 class IncrementalPlan:
+    """The build staged `carried_rows` first: a new row equal to a carried one stays one row, in its carried
+    place (storage/staging.py keeps each row id's first place)."""
+
     prompts: list[Prompt]  # the prompts to sample and judge now
     carried_rows: list[str]  # rows taken over from the previous version
     skipped_prompts: int
-
-    def rows(self, new_rows: list[str]) -> list[str]:
-        return list(dict.fromkeys([*self.carried_rows, *new_rows]))
 
     def stats(self, mode: IncrementalMode) -> dict:
         return {"mode": mode, "prompts_seen_before": self.skipped_prompts, "rows_carried": len(self.carried_rows)}
