@@ -21,7 +21,7 @@ os.environ.pop("PREFECT_API_URL", None)
 
 import pytest  # noqa: E402
 
-pytest_plugins = ["tests.servers"]  # fixtures: llama_server, fault_server
+pytest_plugins = ["tests.servers", "tests.sim"]  # fixtures: llama_server, fault_server; sim_setup
 
 
 @pytest.fixture(scope="session")

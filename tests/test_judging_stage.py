@@ -13,9 +13,9 @@ from prefsynth.schemas.engine import DryRunEngineConfig
 from prefsynth.schemas.judges import JUROR_KINDS
 from prefsynth.tasks.generate import register_engine
 from prefsynth.tasks.judge import calibrated
+from tests.builds import write_streamed_config
 from tests.fakes import ScriptedEngine, longer_wins, numbered_policy, policy_then_judge
 from tests.latency_server import LatencyServer
-from tests.test_runtime import write_config
 
 
 def test_every_juror_kind_has_one_judge_in_the_registry():
@@ -53,7 +53,7 @@ def test_a_fitted_jury_naming_no_juror_fails_before_any_engine_call(tmp_path):
 @pytest.mark.usefixtures("prefect_harness")
 def test_overlapped_groups_check_fitted_names_before_any_request(tmp_path):
     with LatencyServer() as server:
-        code, err = build(write_config(tmp_path, server.base_url, prompts=4, top=GONE), tmp_path / "c.duckdb")
+        code, err = build(write_streamed_config(tmp_path, server.base_url, prompts=4, top=GONE), tmp_path / "c.duckdb")
         assert code == 1 and "no juror named 'gone'" in err, err
         assert server.served == 0
 
@@ -70,7 +70,7 @@ def test_overlapped_groups_aggregate_each_pair_once(tmp_path, monkeypatch):
     monkeypatch.setattr(calibrated, "aggregate", counting)
     top = {"aggregation": {"kind": "dawid_skene"}}
     with LatencyServer() as server:
-        result = CliRunner().invoke(app, ["build", write_config(tmp_path, server.base_url, prompts=6, top=top),
+        result = CliRunner().invoke(app, ["build", write_streamed_config(tmp_path, server.base_url, prompts=6, top=top),
                                           "--catalog", str(tmp_path / "c.duckdb"), "--json"])
     assert result.exit_code == 0, result.stderr
     assert len(counted) == json.loads(result.stdout)["stats"]["pairs"] > 0

@@ -13,12 +13,10 @@ from prefsynth.schemas.imported import GoldRow, ImportedJudgmentRow, imported_sa
 from prefsynth.tasks.judge.calibrated import aggregate_pairs
 from prefsynth.tasks.judge.dawid_skene import dawid_skene, rater_labels
 from prefsynth.tasks.judge.jury import Vote
+from tests.sim import JURY
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from sim_jury import simulate  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_jury_fit import JURY  # noqa: E402
 
 
 def table(rows: list[str]) -> list[list[Vote]]:

@@ -18,12 +18,12 @@ from prefsynth.schemas.imported import GoldRow, ImportedJudgmentRow, imported_sa
 from prefsynth.tasks.judge.features import columns_for, swap, vector
 from prefsynth.tasks.judge.fitted import accuracy, fit_jury, probability
 from prefsynth.tasks.judge.jury import Jury, JurorSpec, votes_for
+from tests.sim import JURY
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from sim_jury import JURY_YAML, bayes_log_odds, simulate  # noqa: E402
 
 JUDGES = ["strong", "rm1", "rm2", "rm3", "shy"]
-JURY = Jury.of([JurorSpec("strong"), *(JurorSpec(f"rm{i}", (-3.0, 3.0)) for i in (1, 2, 3)), JurorSpec("shy")])
 
 
 def sim_readings(n: int, seed: int, jury: Jury = JURY):

@@ -6,55 +6,12 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from benchmarks.sim_policy import SimPolicy, make_problems
 from prefsynth.cli.main import app
 from prefsynth.schemas.engine import Completion, DryRunEngineConfig, GenRequest, GenResult
 from prefsynth.tasks.generate import register_engine
+from tests.sim import write_process_config
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
-
-
-class SimEngine:
-    """The simulated policy behind the engine interface: it reads the question and prefix out of the raw prompt."""
-
-    name = "sim:chain"
-    concurrency = 1000
-
-    def __init__(self, problems):
-        self.sim = SimPolicy(problems, seed=1)
-        self.by_question = {cp.problem.question: cp.problem.id for cp in problems}
-        self.requests: list[GenRequest] = []
-
-    def generate(self, requests):
-        self.requests += requests
-        return [self._one(r) for r in requests]
-
-    def _one(self, req: GenRequest) -> GenResult:
-        head, prefix = req.prompt.split("\n\nAnswer:\n", 1)
-        pid = self.by_question[head.split("Question: ", 1)[1]]
-        # the request's seed stands for the draw: a further draw of a prefix gets new continuations
-        return GenResult(completions=self.sim.complete(pid, prefix, req.n, draw=req.seed))
-
-
-@pytest.fixture
-def sim_setup(tmp_path):
-    problems = make_problems(12, seed=3, min_steps=3, max_steps=5, p_min=0.05, p_max=0.12)
-    with (tmp_path / "chains.jsonl").open("w") as fh:
-        for cp in problems:
-            fh.write(json.dumps({"question": cp.problem.question, "answer": cp.problem.gold_answer}) + "\n")
-    engine = SimEngine(problems)
-    register_engine(DryRunEngineConfig(model="sim"), engine)
-    return tmp_path, engine, problems
-
-
-def write_config(folder, method, extra=""):
-    path = folder / f"{method}.yaml"
-    path.write_text(
-        f"name: chains-{method}\nproblems: {{path: chains.jsonl}}\n"
-        "engines: {sim: {kind: dry_run, model: sim}}\n"
-        f"policy: {{engine: sim}}\nmethod: {method}\n{extra}"
-    )
-    return path
 
 
 def invoke(*args):
@@ -65,7 +22,7 @@ def invoke(*args):
 
 def test_omegaprm_locates_the_true_first_errors_and_reruns_for_free(sim_setup):
     folder, engine, problems = sim_setup
-    cfg = write_config(folder, "omegaprm", "omegaprm: {k: 8, max_estimates: 30}\n")
+    cfg = write_process_config(folder, "omegaprm", "omegaprm: {k: 8, max_estimates: 30}\n")
     catalog = str(folder / "c.duckdb")
     first = json.loads(invoke("label-steps", str(cfg), "--catalog", catalog, "--json"))
     st = first["stats"]
@@ -100,7 +57,7 @@ def test_omegaprm_locates_the_true_first_errors_and_reruns_for_free(sim_setup):
 
 def test_math_shepherd_soft_labels_track_the_true_values(sim_setup):
     folder, engine, problems = sim_setup
-    cfg = write_config(folder, "math_shepherd", "solutions_per_problem: 2\nmath_shepherd: {n: 8}\n")
+    cfg = write_process_config(folder, "math_shepherd", "solutions_per_problem: 2\nmath_shepherd: {n: 8}\n")
     catalog = str(folder / "c.duckdb")
     s = json.loads(invoke("label-steps", str(cfg), "--catalog", catalog, "--json"))
     assert s["stats"]["rounds"] == 2  # the solutions, then every prefix of every solution in one batch
@@ -123,7 +80,7 @@ def test_math_shepherd_soft_labels_track_the_true_values(sim_setup):
 
 def test_problem_without_gold_answer_is_a_clear_error(tmp_path):
     (tmp_path / "chains.jsonl").write_text('{"question": "1+1?", "answer": "2"}\n{"question": "2+2?"}\n')
-    cfg = write_config(tmp_path, "omegaprm")
+    cfg = write_process_config(tmp_path, "omegaprm")
     result = CliRunner().invoke(app, ["label-steps", str(cfg), "--catalog", str(tmp_path / "c.duckdb")])
     assert result.exit_code == 2
     assert "chains.jsonl:2: field 'answer': missing gold answer" in " ".join(result.stderr.split())
@@ -164,7 +121,7 @@ def test_row_count_equals_distinct_exported_rows(scripted_setup):
     """issue 12 item 8: the same solution reached from two states is labelled once; a version's row_count
     equals its distinct exported rows."""
     folder = scripted_setup
-    cfg = write_config(folder, "omegaprm", "omegaprm: {k: 8, max_estimates: 60}\n")
+    cfg = write_process_config(folder, "omegaprm", "omegaprm: {k: 8, max_estimates: 60}\n")
     catalog = str(folder / "c.duckdb")
     built = json.loads(invoke("label-steps", str(cfg), "--catalog", catalog, "--json"))
     invoke("export", "chains-omegaprm", "--format", "trl-stepwise", "--out", str(folder / "o"), "--catalog", catalog)
@@ -177,7 +134,7 @@ def test_export_truncates_after_first_error_and_flags_estimates(scripted_setup):
     """issue 12 item 6 (export): --truncate-after-first-error keeps steps up to the first error; every row has
     a per-step `estimated` flag and null (not 0.0) values where nothing was estimated."""
     folder = scripted_setup
-    cfg = write_config(folder, "omegaprm", "omegaprm: {k: 8, max_estimates: 60}\n")
+    cfg = write_process_config(folder, "omegaprm", "omegaprm: {k: 8, max_estimates: 60}\n")
     catalog = str(folder / "c.duckdb")
     invoke("label-steps", str(cfg), "--catalog", catalog, "--json")
     invoke("export", "chains-omegaprm", "--format", "trl-stepwise", "--out", str(folder / "full"), "--catalog", catalog)
@@ -213,6 +170,6 @@ def test_flow_runs_the_search_driver_the_tests_cover(scripted_setup, monkeypatch
         return real(*args, **kwargs)
 
     monkeypatch.setattr(module, name, spy)
-    cfg = write_config(scripted_setup, method, "omegaprm: {k: 8, max_estimates: 60}\n")
+    cfg = write_process_config(scripted_setup, method, "omegaprm: {k: 8, max_estimates: 60}\n")
     invoke("label-steps", str(cfg), "--catalog", str(scripted_setup / "c.duckdb"), "--json")
     assert calls == [name]

@@ -18,23 +18,11 @@ from prefsynth.storage.report_data import preference_data
 from prefsynth.storage.versions import get_version
 from prefsynth.tasks.generate import register_engine
 from tests.fakes import ScriptedEngine, longer_wins, numbered_policy, policy_then_judge
-from tests.test_process_flow import sim_setup, write_config  # noqa: F401 — fixture reused
+from tests.builds import EXAMPLES, build_example, cli
+from tests.sim import write_process_config
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-def cli(*args: str) -> str:
-    result = CliRunner().invoke(app, list(args))
-    assert result.exit_code == 0, result.stderr + result.stdout
-    return result.stdout
-
-
-def build(tmp_path: Path, example: str, command: str = "build") -> dict:
-    shutil.copy(EXAMPLES / "prompts.jsonl", tmp_path / "prompts.jsonl")
-    shutil.copy(EXAMPLES / example, tmp_path / example)
-    return json.loads(cli(command, str(tmp_path / example), "--catalog", str(tmp_path / "c.duckdb"), "--json"))
 
 
 def report(tmp_path: Path, ref: str, *extra: str) -> tuple[dict, str]:
@@ -49,7 +37,7 @@ def report(tmp_path: Path, ref: str, *extra: str) -> tuple[dict, str]:
 
 
 def test_preference_report_matches_the_build(tmp_path):
-    built = build(tmp_path, "dry_run.yaml")
+    built = build_example(tmp_path, "dry_run.yaml")
     s, page = report(tmp_path, "dry-run@1")
     st = built["stats"]
     assert s["funnel"] == st["funnel"] and s["funnel"]["pairs_out"] == built["rows"]
@@ -82,7 +70,7 @@ def test_longer_response_rate_with_a_judge_that_prefers_length(tmp_path):
 def test_jury_report_has_the_kappa_heatmap(tmp_path):
     from sklearn.metrics import cohen_kappa_score
 
-    build(tmp_path, "jury_dry_run.yaml")
+    build_example(tmp_path, "jury_dry_run.yaml")
     s, page = report(tmp_path, "jury-dry-run")
     k = s["juror_kappa"]
     assert len(k["judges"]) == 3 == len(s["judges"]) and "juror_agreement.png" in s["plots"]
@@ -99,9 +87,9 @@ def test_jury_report_has_the_kappa_heatmap(tmp_path):
                 assert k["kappa"][a][b] == pytest.approx(expected, abs=1e-4)
 
 
-def test_stepwise_report_label_balance_matches_the_export(sim_setup):  # noqa: F811
+def test_stepwise_report_label_balance_matches_the_export(sim_setup):
     folder, _engine, _problems = sim_setup
-    cfg = write_config(folder, "omegaprm", "omegaprm: {k: 8, max_estimates: 30}\n")
+    cfg = write_process_config(folder, "omegaprm", "omegaprm: {k: 8, max_estimates: 30}\n")
     catalog = str(folder / "c.duckdb")
     cli("label-steps", str(cfg), "--catalog", catalog, "--quiet")
     cli("export", "chains-omegaprm", "--format", "trl-stepwise", "--out", str(folder / "out"), "--catalog", catalog)
@@ -134,13 +122,13 @@ def test_rationale_report_agreement_with_gold(tmp_path):
 
 
 def test_report_errors(tmp_path):
-    build(tmp_path, "dry_run.yaml")
+    build_example(tmp_path, "dry_run.yaml")
     result = CliRunner().invoke(app, ["report", "nope", "--catalog", str(tmp_path / "c.duckdb"), "--out", str(tmp_path)])
     assert result.exit_code == 2 and "no dataset version 'nope'" in result.stderr
 
 
 def test_each_build_attaches_summary_artifacts_to_its_flow_run(tmp_path):
-    built = build(tmp_path, "dry_run.yaml")
+    built = build_example(tmp_path, "dry_run.yaml")
     with Catalog(tmp_path / "c.duckdb", read_only=True) as cat:
         run_id = get_version(cat, "dry-run").flow_run_id
     artifacts = asyncio.run(_artifacts_of(run_id))

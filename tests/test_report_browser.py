@@ -19,7 +19,7 @@ from prefsynth.cli.main import app
 from prefsynth.schemas.engine import DryRunEngineConfig
 from prefsynth.tasks.generate import register_engine
 from tests.browser import check_page, unavailable
-from tests.test_process_flow import SimEngine
+from tests.sim import SimEngine
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 _UNAVAILABLE = unavailable()

@@ -18,23 +18,9 @@ from prefsynth.cli.main import app
 from prefsynth.runtime.calls import CallRunner
 from prefsynth.schemas.engine import GenRequest, OpenAIEngineConfig
 from tests.fakes import MemoryCallStore
+from tests.builds import LIMIT, write_streamed_config
 from tests.latency_server import LatencyServer
 
-LIMIT = 6
-
-
-def write_config(folder, base_url: str, prompts: int = 16, top: dict | None = None, **engine) -> str:
-    (folder / "p.jsonl").write_text("".join(json.dumps({"prompt": f"Question {i}?"}) + "\n" for i in range(prompts)))
-    settings = {"kind": "openai", "base_url": base_url, "model": "sim", "api_key_env": None,
-                "max_concurrency": LIMIT, "backoff_s": 0.05, **engine}
-    config = {"name": "streamed", "prompts": {"path": "p.jsonl"}, "engines": {"srv": settings},
-              "policies": [{"engine": "srv", "n": 3, "max_tokens": 32, "temperature": 0.8, "seed": 1}],
-              "judge": {"engine": "srv", "max_tokens": 64}, **(top or {})}
-    if "jury" in config:
-        del config["judge"]
-    path = folder / "c.yaml"
-    path.write_text(json.dumps(config))
-    return str(path)
 
 
 def build(config: str, catalog) -> dict:
@@ -47,14 +33,14 @@ def build(config: str, catalog) -> dict:
 def test_the_limit_holds_at_the_server_while_stages_overlap(tmp_path, monkeypatch):
     """16 prompts, n=3: sampling and judging of different prompts overlap, all through one engine of 6 slots."""
     with LatencyServer() as server:
-        streamed = build(write_config(tmp_path, server.base_url), tmp_path / "a.duckdb")
+        streamed = build(write_streamed_config(tmp_path, server.base_url), tmp_path / "a.duckdb")
         assert server.peak_in_flight == LIMIT  # reached, never exceeded
         assert streamed["stats"]["engine_calls"] == server.served == 16 + 16 * 3 * 2
         assert streamed["stats"]["engine_errors"] == 0
 
         # Stage by stage (no overlap): the same records, whatever order the replies came in.
         monkeypatch.setattr(CallRunner, "all_stream", lambda self: False)
-        staged = build(write_config(tmp_path, server.base_url), tmp_path / "b.duckdb")
+        staged = build(write_streamed_config(tmp_path, server.base_url), tmp_path / "b.duckdb")
         assert staged["content_hash"] == streamed["content_hash"] and staged["rows"] == streamed["rows"] > 0
         assert server.peak_in_flight == LIMIT
 
@@ -65,7 +51,7 @@ def test_a_model_aggregation_labels_all_overlapped_groups_at_once(tmp_path, monk
     top = {"aggregation": {"kind": "dawid_skene"},
            "jury": [{"engine": "srv", "max_tokens": 64}, {"engine": "srv", "max_tokens": 64, "temperature": 0.7}]}
     with LatencyServer() as server:
-        config = write_config(tmp_path, server.base_url, prompts=12, top=top)
+        config = write_streamed_config(tmp_path, server.base_url, prompts=12, top=top)
         streamed = build(config, tmp_path / "a.duckdb")
         monkeypatch.setattr(CallRunner, "all_stream", lambda self: False)
         staged = build(config, tmp_path / "b.duckdb")
@@ -98,9 +84,9 @@ def test_runs_from_several_threads_share_one_limit():
 def test_a_rate_limiting_server_is_survived_with_no_failed_call(tmp_path):
     """Above 20 requests/s the server says 429 + Retry-After: 1; the build slows down and loses nothing."""
     with LatencyServer() as free:
-        reference = build(write_config(tmp_path, free.base_url, prompts=8), tmp_path / "a.duckdb")
+        reference = build(write_streamed_config(tmp_path, free.base_url, prompts=8), tmp_path / "a.duckdb")
     with LatencyServer(rate_per_s=20) as limited:
-        summary = build(write_config(tmp_path, limited.base_url, prompts=8, max_concurrency=32), tmp_path / "b.duckdb")
+        summary = build(write_streamed_config(tmp_path, limited.base_url, prompts=8, max_concurrency=32), tmp_path / "b.duckdb")
     assert limited.rejected > 0  # it was rate-limited for real
     assert summary["stats"]["engine_errors"] == 0 and summary["stats"]["engine_retries"] == limited.rejected
     assert summary["content_hash"] == reference["content_hash"]

@@ -154,9 +154,9 @@ def test_verifier_position_bias_from_the_typed_figures():
 @pytest.mark.usefixtures("prefect_harness")
 def test_a_build_today_stores_stats_its_model_reads_back(tmp_path):
     """Writers and schema agree: the stats a jury build stores now load and dump back unchanged."""
-    from tests.test_report import build
+    from tests.builds import build_example
 
-    built = build(tmp_path, "jury_dry_run.yaml")
+    built = build_example(tmp_path, "jury_dry_run.yaml")
     with Catalog(tmp_path / "c.duckdb") as cat:
         stored = get_version(cat, f"{built['name']}@{built['version']}").stats
     stats = load_stats("preference", stored)
