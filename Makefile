@@ -27,14 +27,14 @@ demo: $(VENV)/.installed  ## install and run a real preference build on the embe
 test: $(VENV)/.installed-dev browser  ## install the dev extras (and Chromium) and run the whole test suite
 	$(PY) -m pytest -q
 
-# The report's browser test (tests/test_report_browser.py) renders index.html in a real headless Chromium. Debian's
+# The report's browser test (tests/e2e/test_report_browser.py) renders index.html in a real headless Chromium. Debian's
 # packages, through apt (root, as in CI); where that is not possible the test skips and says why, and make goes on.
 browser:  ## install Chromium + chromedriver for the report's browser test (apt; skipped when already there)
 	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
 	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver) \
-	    || echo "make browser: apt could not install chromium; tests/test_report_browser.py will skip"; \
-	else echo "make browser: no root apt here; install chromium + chromedriver, or tests/test_report_browser.py skips"; fi
+	    || echo "make browser: apt could not install chromium; tests/e2e/test_report_browser.py will skip"; \
+	else echo "make browser: no root apt here; install chromium + chromedriver, or tests/e2e/test_report_browser.py skips"; fi
 
 test-fast: $(VENV)/.installed-dev  ## the suite without real-model and real-server tests
 	$(PY) -m pytest -q -m "not slow"

@@ -122,7 +122,7 @@ def test_prefect_yaml_parameters_are_the_flow_config():
     import yaml
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     spec = yaml.safe_load((root / "prefect.yaml").read_text())
     from prefsynth.config.process import ProcessLabelsConfig
 

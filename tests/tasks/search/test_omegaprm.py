@@ -14,7 +14,7 @@ from prefsynth.schemas.process import (
 )
 from prefsynth.tasks.search.omegaprm import OmegaPRMResult, OmegaPRMSearch, run_omegaprm
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
 from sim_policy import SimPolicy, make_problems
 
 PROBLEM = Problem.create("toy question", "1")

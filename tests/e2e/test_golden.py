@@ -10,7 +10,7 @@ label-steps builds with OmegaPRM and Math-Shepherd with their trl-stepwise and m
 rationalize build with its trl-preference and trl-sft exports. For each build: content hash, row count, and
 the summary's stats without volatile keys (times, ids, costs). Export rows are compared sorted.
 
-Regenerate (only from code whose outputs are known right): PREFSYNTH_UPDATE_GOLDEN=1 pytest tests/test_golden.py
+Regenerate (only from code whose outputs are known right): PREFSYNTH_UPDATE_GOLDEN=1 pytest tests/e2e/test_golden.py
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 import pytest
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
-GOLDEN = Path(__file__).parent / "data" / "golden"
+GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden"
 UPDATE = os.environ.get("PREFSYNTH_UPDATE_GOLDEN") == "1"
 # Stats that differ run to run (clocks, ids, money/time per call) or describe the machine, not the data.
 VOLATILE = re.compile(r"(^|_)(s|ms|seconds|time|times|wall|at|id|ids|usd|cost|per_call|per_s|rate|latency)$|"

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from prefsynth.cli.main import app
 from prefsynth.tasks.verify import AnswerChecker
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
 
 # With the demo's seeds, 17 × 3 and 25 + 25 get one right and one wrong answer, 45 + 27 two wrong ones.

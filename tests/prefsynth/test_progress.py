@@ -15,7 +15,7 @@ from prefsynth.config.preference import PreferenceBuildConfig
 from prefsynth.flows.preference import preference_build
 from prefsynth.runtime.build import summary
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 PRICED = """name: priced
 prompts: {path: prompts.jsonl}

@@ -21,7 +21,7 @@ from prefsynth.tasks.generate import register_engine
 from tests.browser import check_page, unavailable
 from tests.sim import SimEngine
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 _UNAVAILABLE = unavailable()
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(_UNAVAILABLE is not None, reason=f"no browser: {_UNAVAILABLE}"),
               pytest.mark.usefixtures("prefect_harness")]

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from prefsynth.cli.main import app
 from prefsynth.storage.formats import hf as hub
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 

@@ -173,7 +173,7 @@ def test_the_docs_say_the_majority_of_vote_signs_decides_as_the_code_does():
     majority of the vote signs (a split is a tie). The docs now say what the code does, and the code does it."""
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[3]
     readme, judging = (" ".join((root / f).read_text().replace("*", "").split()) for f in ("README.md", "docs/judging.md"))
     assert "the mean margin decides chosen/rejected" not in readme
     assert "majority of the vote signs decides chosen/rejected" in readme and "majority of the vote signs" in judging

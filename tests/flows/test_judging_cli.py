@@ -16,7 +16,7 @@ from prefsynth.schemas.engine import DryRunEngineConfig, GenRequest
 from prefsynth.tasks.generate import register_engine
 from tests.fakes import ScriptedEngine, response_texts
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 

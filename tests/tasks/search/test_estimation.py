@@ -16,7 +16,7 @@ from prefsynth.tasks.rollouts import RolloutPolicy, rollout_request
 from prefsynth.tasks.search.estimate import sprt_verdict, wilson
 from prefsynth.tasks.search.omegaprm import run_omegaprm
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
 from sim_policy import Noise, SimPolicy, make_problems
 
 PROBLEM = Problem.create("toy question", "1")

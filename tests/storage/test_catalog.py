@@ -119,7 +119,7 @@ def test_a_corrupted_catalog_is_named_and_exits_non_zero_without_a_traceback(tmp
     with Catalog(path):
         pass  # a real catalog, migrated
     good = path.read_bytes()
-    examples = Path(__file__).resolve().parents[1] / "examples"
+    examples = Path(__file__).resolve().parents[2] / "examples"
     shutil.copy(examples / "prompts.jsonl", tmp_path)
     shutil.copy(examples / "dry_run.yaml", tmp_path)
     damaged = {

@@ -11,7 +11,7 @@ import pytest
 from prefsynth.schemas.process import MathShepherdConfig, OmegaPRMConfig
 from prefsynth.tasks.search.labelling import StepLabelRun, label_with_math_shepherd, label_with_omegaprm
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
 from sim_policy import Noise, SimPolicy, make_problems
 
 

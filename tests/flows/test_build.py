@@ -14,7 +14,7 @@ from prefsynth.schemas.engine import DryRunEngineConfig
 from prefsynth.tasks.generate import register_engine
 from tests.fakes import ScriptedEngine, longer_wins, numbered_policy, policy_then_judge
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 SCRIPTED = """name: scripted

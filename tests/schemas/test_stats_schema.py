@@ -15,7 +15,7 @@ from prefsynth.schemas.stats import STATS_VERSION, PreferenceStats, RationaleSta
 from prefsynth.storage.catalog import Catalog
 from prefsynth.storage.versions import get_version
 
-DATA = Path(__file__).parent / "data" / "stats"  # format-0 stats; display/: how the old code showed them
+DATA = Path(__file__).resolve().parents[1] / "data" / "stats"  # format-0 stats; display/: how the old code showed them
 CALLS_V0 = {"engine_calls": 12, "cache_hits": 0, "engine_errors": 1, "prompt_tokens": 300, "completion_tokens": 90}
 
 # By hand: the oldest stats of each kind, before the keys added later (juries, retries, cost, skipped rows,

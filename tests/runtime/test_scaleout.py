@@ -21,7 +21,7 @@ from prefsynth.runtime.scaleout import ray_options, with_runner, RunnerError
 from prefsynth.schemas.engine import DryRunEngineConfig, LlamaCppEngineConfig, VllmEngineConfig
 from tests.ray_cluster import ray_env, run_ray_cluster
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 HAS_RAY = all(importlib.util.find_spec(m) for m in ("ray", "prefect_ray"))
 needs_ray = pytest.mark.skipif(not HAS_RAY, reason="needs the ray extra: pip install 'prefsynth[ray]'")
 

@@ -10,7 +10,7 @@ import pytest
 from prefsynth.schemas.process import MathShepherdConfig, PrefixValue, Rollout, RolloutRequest, Solution, prefix_hash
 from prefsynth.tasks.search.math_shepherd import MathShepherdBatch, run_math_shepherd
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
 from sim_policy import SimPolicy, make_problems
 
 TEXT = "a = 1\n\nb = 2\n\nc = 4\n\nThe answer is 4."

@@ -20,7 +20,7 @@ from prefsynth.tasks.judge.fitted import accuracy, fit_jury, probability
 from prefsynth.tasks.judge.jury import Jury, JurorSpec, votes_for
 from tests.sim import JURY
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
 from sim_jury import JURY_YAML, bayes_log_odds, simulate  # noqa: E402
 
 JUDGES = ["strong", "rm1", "rm2", "rm3", "shy"]
@@ -156,7 +156,7 @@ def test_the_calibrated_jury_example_runs(tmp_path):
 
     from prefsynth.cli.main import app
 
-    examples = Path(__file__).resolve().parents[1] / "examples"
+    examples = Path(__file__).resolve().parents[3] / "examples"
     for name in ("calibrated_jury.yaml", "calibration_gold.jsonl", "calibration_judgments.jsonl"):
         shutil.copy(examples / name, tmp_path / name)
 

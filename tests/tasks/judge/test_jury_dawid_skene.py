@@ -15,7 +15,7 @@ from prefsynth.tasks.judge.dawid_skene import dawid_skene, rater_labels
 from prefsynth.tasks.judge.jury import Vote
 from tests.sim import JURY
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
 from sim_jury import simulate  # noqa: E402
 
 

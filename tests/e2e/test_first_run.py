@@ -15,7 +15,7 @@ from prefsynth.prefect_env import DEFAULTS, apply_defaults
 from tests.first_run import first_run_env
 
 PREFSYNTH = str(Path(sys.executable).parent / "prefsynth")
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 @pytest.mark.slow
