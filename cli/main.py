@@ -7,13 +7,15 @@ import enum
 import json
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from .app import app, catalog_path, err, fail, open_catalog, out  # first: sets Prefect's env
 
 import typer  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from ..schemas.dataset import DatasetVersion  # noqa: E402
+from ..schemas.stats import load_stats  # noqa: E402
 from ..storage.catalog import CatalogError  # noqa: E402
 from ..storage.formats.registry import FORMATS, format_help  # noqa: E402
 from ..storage.inputs import InputError  # noqa: E402
@@ -133,8 +135,7 @@ def diff(
         except (VersionNotFound, ValueError) as exc:
             fail(str(exc))
         rows_a, rows_b = set(version_rows(cat, a)), set(version_rows(cat, b))
-    numbers = {k: (a.stats.get(k), b.stats.get(k)) for k in sorted(set(a.stats) | set(b.stats))
-               if isinstance(a.stats.get(k, 0), (int, float)) and isinstance(b.stats.get(k, 0), (int, float))}
+    numbers = stat_moves(a, b)
     result = {
         "from": f"{a.name}@{a.version}", "to": f"{b.name}@{b.version}",
         "added": len(rows_b - rows_a), "removed": len(rows_a - rows_b), "kept": len(rows_a & rows_b),
@@ -151,6 +152,18 @@ def diff(
         if v["from"] != v["to"]:
             table.add_row(k, str(v["from"]), str(v["to"]))
     out.print(table)
+
+
+def stat_moves(a: DatasetVersion, b: DatasetVersion) -> dict[str, tuple[Any, Any]]:
+    """Every top-level number of the two versions' typed build stats (`display_items`: the stats format version
+    is not a figure), by name in sorted order, as (from, to); a figure one version lacks is None there."""
+    old, new = (dict(load_stats(v.kind, v.stats).display_items()) for v in (a, b))
+    numeric = [k for k in set(old) | set(new) if all(_is_number(side.get(k, 0)) for side in (old, new))]
+    return {k: (old.get(k), new.get(k)) for k in sorted(numeric)}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float))
 
 
 @app.command("import-judgments")

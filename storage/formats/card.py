@@ -9,6 +9,7 @@ import yaml
 
 from ... import __version__
 from ...schemas.dataset import DatasetVersion
+from ...schemas.stats import Funnel, PreferenceStats, load_stats
 from .base import TableFormat
 
 # What each method is, as cited in the card when the version's config used it.
@@ -29,6 +30,11 @@ CITATIONS = {
     "math_shepherd": "Wang et al. 2024, *Math-Shepherd* (Monte Carlo step labels)",
 }
 
+# The build figures a card shows (schemas/stats.py field names), in this order, where the version's kind has them.
+CARD_COUNTS = ("prompts", "samples", "judgments", "pairs", "problems", "solutions", "labelled_solutions",
+               "labelled_steps", "engine_calls", "cache_hits", "prompt_tokens", "completion_tokens")
+CARD_AGREEMENT = ("agreement", "agreement_with_reference")  # PreferenceStats, RationaleStats
+
 
 def size_category(n: int) -> str:
     for bound, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
@@ -47,6 +53,9 @@ def methods_used(version: DatasetVersion) -> list[str]:
 
 
 def dataset_card(version: DatasetVersion, table_format: TableFormat, license: str = "other") -> str:
+    """The README.md of `version` exported in `table_format`: metadata, models, counts, the filter funnel
+    (preference), agreement, methods and the build config. Build figures come from the typed stats
+    (`load_stats`), so format-0 and current versions read alike."""
     meta = {
         "license": license,
         "task_categories": ["text-generation"],
@@ -54,7 +63,8 @@ def dataset_card(version: DatasetVersion, table_format: TableFormat, license: st
         "size_categories": [size_category(version.row_count)],
         "configs": [{"config_name": "default", "data_files": [{"split": "train", "path": "data/train-*"}]}],
     }
-    stats = version.stats
+    stats = load_stats(version.kind, version.stats)
+    shown = dict(stats.display_items())
     lines = [
         "---", yaml.safe_dump(meta, sort_keys=False).strip(), "---", "",
         f"# {version.name} v{version.version}", "",
@@ -64,23 +74,28 @@ def dataset_card(version: DatasetVersion, table_format: TableFormat, license: st
         "", "## Models", "",
         *[f"- `{name}`: {cfg.get('kind')} {cfg.get('model') or cfg.get('model_path') or ''}".rstrip()
           for name, cfg in version.config.get("engines", {}).items()],
-        "", "## Counts", "", "```json", json.dumps(_counts(stats), indent=2), "```",
+        "", "## Counts", "", "```json", _json({k: shown[k] for k in CARD_COUNTS if k in shown}), "```",
     ]
-    if "funnel" in stats:
-        lines += ["", "## Filter funnel", "", "| filter | in | dropped | reasons |", "| --- | --- | --- | --- |"]
-        for step in stats["funnel"]["steps"]:
-            reasons = "; ".join(f"{r}: {c}" for r, c in step["reasons"].items()) or "–"
-            lines.append(f"| {step['filter']} | {step['in']} | {step['dropped']} | {reasons} |")
-        lines.append(f"\n{stats['funnel']['pairs_in']} pairs in, {stats['funnel']['pairs_out']} out.")
-    agreement = {k: v for k, v in stats.items() if "kappa" in k or "alpha" in k or "agreement" in k}
+    if isinstance(stats, PreferenceStats):
+        lines += _funnel(stats.funnel)
+    agreement = {k: shown[k] for k in CARD_AGREEMENT if k in shown}
     if agreement:
-        lines += ["", "## Agreement", "", "```json", json.dumps(agreement, indent=2), "```"]
+        lines += ["", "## Agreement", "", "```json", _json(agreement), "```"]
     lines += ["", "## Methods", "", *[f"- {CITATIONS[m]}" for m in methods_used(version)]]
     lines += ["", "## Build config", "", "```yaml", yaml.safe_dump(version.config, sort_keys=False).strip(), "```", ""]
     return "\n".join(lines)
 
 
-def _counts(stats: dict) -> dict:
-    keep = ("prompts", "samples", "judgments", "pairs", "problems", "solutions", "labelled_solutions",
-            "labelled_steps", "engine_calls", "cache_hits", "prompt_tokens", "completion_tokens")
-    return {k: stats[k] for k in keep if k in stats}
+def _funnel(funnel: Funnel) -> list[str]:
+    lines = ["", "## Filter funnel", "", "| filter | in | dropped | reasons |", "| --- | --- | --- | --- |"]
+    for step in funnel.steps:
+        reasons = "; ".join(f"{r}: {c}" for r, c in sorted(step.reasons.items())) or "–"
+        lines.append(f"| {step.filter} | {step.in_} | {step.dropped} | {reasons} |")
+    lines.append(f"\n{funnel.pairs_in} pairs in, {funnel.pairs_out} out.")
+    return lines
+
+
+def _json(figures: dict) -> str:
+    """The figures in card order, each nested object with sorted keys: how the catalog stores build stats
+    (storage/versions.py), so a card reads the same whichever way its version was loaded."""
+    return json.dumps({k: json.loads(json.dumps(v, sort_keys=True)) for k, v in figures.items()}, indent=2)
