@@ -130,7 +130,7 @@ class OpenAIEngine:
             return Reply(resp.status, {k.lower(): v for k, v in resp.headers.items()}, text)
 
     def close(self) -> None:
-        """Close the connection pool (the engine registry does, when it lets the engine go)."""
+        """Close the connection pool (the build's `EngineSet` does, when the build ends)."""
         if self._session is not None:
             session, self._session = self._session, None
             run_on_loop(session.close()).result(timeout=10)

@@ -58,8 +58,7 @@ def evaluate_judge(config: JuryFields, catalog_path: str, gold_path: str, folds:
     started = time.perf_counter()
     skipped: list | None = [] if on_error == "skip" else None
     items = gold_items(gold_path, skipped)
-    with Catalog(catalog_path) as catalog:
-        runner = CallRunner(CallCache(catalog), config.engines, config.batch_size)
+    with Catalog(catalog_path) as catalog, CallRunner(CallCache(catalog), config.engines, config.batch_size) as runner:
         panel = seat(config.jurors, runner, None, imported_for(config, catalog))
         prompts, pairs = {i.prompt.id: i.prompt for i in items}, [(i.a, i.b) for i in items]
         result = judge_in_groups(panel, prompts, pairs, runner, group_mapper(runner, len(pairs)))

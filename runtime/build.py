@@ -11,7 +11,8 @@ Contract:
 - Entering opens the `Catalog` at `catalog_path` (created and migrated if new), drops the staging tables a killed
   build left (storage/staging.py), starts the build's timer and makes the `CallRunner` over the catalog's call
   cache with the config's `batch_size`, `engines` and limits (`RunLimits.of(config)`: budget, `max_error_rate`,
-  batches in flight; configs without them run unlimited).
+  batches in flight; configs without them run unlimited). The runner holds the build's own engines
+  (tasks/generate.py `EngineSet`); leaving closes those it built.
 - `stage`/`stage_rows`/`add_rows`/`add_decisions` write to the build's staging tables at once (each call its
   own small transaction): memory does not grow with the build. Nothing staged is visible through versions,
   exports or reports until `commit`. `chunk_done()` after each chunk lets go of Prefect's per-result records.
@@ -77,6 +78,7 @@ class BuildContext:
             if self.version is None:
                 self.staging.drop()  # best effort: a failure here leaves them to the next build
         finally:
+            self.runner.close()  # the engines this build made: nothing outlives it
             self.staging.close()
             self.catalog.close()
 

@@ -23,7 +23,7 @@ from prefect.futures import PrefectFuture, as_completed
 from .. import progress
 from ..engines.cache import CachePlan, CallCache
 from ..schemas.engine import EngineConfig, GenRequest, GenResult
-from ..tasks.generate import Answer, Followup, engine_for
+from ..tasks.generate import Answer, EngineSet, Followup
 from .budget import BudgetExceeded, BuildStopped, RunLimits, TooManyErrors
 from .scaleout import batch_returned, submit_batch
 from .stream import CacheWriter, stream_calls
@@ -72,10 +72,16 @@ def journal_for(cache: CallCache) -> Path | None:
 
 
 class CallRunner:
+    """The engine calls of one build. `engines` names the build's engine configs; `served` is the `EngineSet`
+    that holds their engine objects: by default a new one of its own (`EngineSet.for_build()`: it also serves the
+    engines of an enclosing `serving(...)` block), closed by `close()` or on leaving `with`; pass one to serve
+    engine objects built elsewhere."""
+
     def __init__(self, cache: CallCache, engines: dict[str, EngineConfig], batch_size: int,
-                 limits: RunLimits | None = None):
+                 limits: RunLimits | None = None, served: EngineSet | None = None):
         self.cache = cache
         self.engines = engines
+        self.served = served if served is not None else EngineSet.for_build()
         self.batch_size = batch_size
         self.limits = limits or RunLimits()
         self.stats = CallStats()
@@ -89,6 +95,16 @@ class CallRunner:
         self.writer = CacheWriter(self.save_rows, journal_for(cache))  # streamed replies on their way to the cache
         self.writer.recover()  # a killed run's last replies, before anything is sent
         self._streams = 0  # streams running now (the last one to end saves what is left)
+
+    def __enter__(self) -> CallRunner:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """The build is over: close the engines this runner's set built (nothing outlives the build)."""
+        self.served.close()
 
     def check_errors(self) -> None:
         """Before a version is written: fail when more of the build's calls failed than `max_error_rate` allows."""
@@ -113,7 +129,7 @@ class CallRunner:
         return sum(getattr(cfg, "max_concurrency", 1) for cfg in self.engines.values())
 
     def engine_name(self, engine_key: str) -> str:
-        return engine_for(self.engines[engine_key]).name
+        return self.served.engine(self.engines[engine_key]).name
 
     def run(self, engine_key: str, requests: list[GenRequest], stage: str) -> list[GenResult]:
         """Results for `requests` in order: cached ones free, the rest from the engine (streamed or in batch tasks)."""
@@ -128,7 +144,7 @@ class CallRunner:
         progress.start(stage, len(requests))
         n_cached = len(requests) - len(plan.to_call)
         progress.advance(stage, n_cached, cached=n_cached)
-        engine = engine_for(self.engines[engine_key])
+        engine = self.served.engine(self.engines[engine_key])
         if hasattr(engine, "submit"):
             fresh = self._stream(engine, engine_key, name, plan, requests, stage, followup)
         else:
@@ -281,7 +297,9 @@ class CallRunner:
             if size == 0:
                 break
             batch = todo[sent : sent + size]
-            pending[submit_batch(self.engines[engine_key], batch, stage, followup)] = (sent, size)  # thread pool or Ray
+            config = self.engines[engine_key]
+            future = submit_batch(config, self.served.engine(config), batch, stage, followup)  # thread pool or Ray
+            pending[future] = (sent, size)
             sent += size
         return sent
 

@@ -1,9 +1,10 @@
 """Scale-out: a flow's engine batches as Ray tasks (`prefect-ray`), or on the default thread pool.
 
 With `--runner ray` every `generate-batch` task runs in a Ray worker process. Workers are stateless: each builds
-its engine once per process (tasks/generate.py keeps a process-wide registry, and Ray reuses its workers) and
-sends its answers back; the flow process alone reads and writes the catalog and the call cache. Tasks reserve
-the resources their engine config asks for (`num_gpus` on vLLM engines).
+its engine from the config once per worker process (tasks/generate.py `worker_engines`; Ray reuses its workers)
+and sends its answers back (on the thread pool a task runs on the runner's own engine object); the flow
+process alone reads and writes the catalog and the call cache. Tasks reserve the resources their engine config
+asks for (`num_gpus` on vLLM engines).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from prefect.context import FlowRunContext
 from prefect.futures import PrefectFuture
 from prefect.utilities.annotations import quote
 
+from ..engines.base import Engine
 from ..schemas.engine import EngineConfig, GenRequest
 from ..tasks.generate import Answer, Followup, generate_batch, report_progress
 
@@ -44,11 +46,13 @@ def on_ray() -> bool:
     return type(runner).__module__.split(".")[0] == "prefect_ray"
 
 
-def submit_batch(config: EngineConfig, batch: list[GenRequest], stage: str, followup: Followup | None) -> PrefectFuture:
-    """`generate_batch.submit`, placed for the flow's task runner."""
+def submit_batch(config: EngineConfig, engine: Engine, batch: list[GenRequest], stage: str,
+                 followup: Followup | None) -> PrefectFuture:
+    """`generate_batch.submit`, placed for the flow's task runner: on the thread pool with the runner's `engine`;
+    on Ray with the config only (the worker builds its own engine)."""
     if not on_ray():
         # quote(): Prefect would otherwise walk every request of the batch looking for futures (twice)
-        return generate_batch.submit(config, quote(batch), stage, followup)
+        return generate_batch.submit(config, quote(batch), stage, followup, quote(engine))
     from prefect_ray.context import remote_options
 
     # No quote() here: Prefect 3.9's annotations do not survive pickling (quote(x) comes back as quote((x,))).

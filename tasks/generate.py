@@ -1,7 +1,12 @@
 """The one Prefect task that talks to models: a batch of requests on one engine.
 
-Workers are stateless: the engine is built once per process from its config (a Ray worker builds its own) and
-the call cache stays with the flow process, which sends only the requests the cache could not answer.
+Engines belong to whoever runs the build: each `CallRunner` (runtime/calls.py) holds an `EngineSet`, which
+builds an engine once from its config, or serves an engine object it was given (a custom backend, a scripted
+engine in tests), and closes what it built when the build ends. Two builds in one process never share an engine
+object. On the thread pool a batch task gets its runner's engine; a Ray worker cannot, so it builds the engine
+from the config in its own `EngineSet` (`worker_engines`, one per worker process: Ray reuses workers, and a model
+worth keeping loads once per worker). The call cache stays with the flow process, which sends only the requests
+the cache could not answer.
 
 A batch may carry a `followup`: a pure function that looks at a request and its result and may return one more
 request (the judge's constrained re-ask). The follow-up is sent right after its first call, so an in-process
@@ -12,7 +17,9 @@ unrelated call 5.8 s, for a 1,000-token judging prompt on SmolLM2-135M).
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Callable, Iterable, Iterator
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -24,44 +31,85 @@ from ..schemas.engine import EngineConfig, GenRequest, GenResult
 Followup = Callable[[GenRequest, GenResult], "GenRequest | None"]
 Answer = tuple[GenResult, "GenResult | None"]
 
-_engines: dict[str, Engine] = {}
-_engines_lock = threading.Lock()
+
+class EngineSet:
+    """The engines of one build (or of one Ray worker process), by config.
+
+    `given` pairs a config with an engine object built elsewhere, served instead of building one; `engine(config)`
+    builds any other config's engine once (models load once per set); `close()` closes the engines the set built
+    (a server engine's connection pool) and forgets them all. Given engines belong to their caller: not closed.
+    """
+
+    def __init__(self, given: Iterable[tuple[EngineConfig | str, Engine]] = ()):
+        self._lock = threading.Lock()
+        self._given = {_key(config): engine for config, engine in given}
+        self._built: dict[str, Engine] = {}
+
+    def serve(self, config: EngineConfig, engine: Engine) -> None:
+        """Serve `config` with `engine` (built elsewhere: a custom backend, a scripted engine in tests)."""
+        with self._lock:
+            self._given[_key(config)] = engine
+
+    def engine(self, config: EngineConfig) -> Engine:
+        key = _key(config)
+        with self._lock:
+            if key in self._given:
+                return self._given[key]
+            if key not in self._built:
+                self._built[key] = build_engine(config)
+            return self._built[key]
+
+    def held(self) -> int:
+        """Engines the set serves now (given and built)."""
+        with self._lock:
+            return len(self._given) + len(self._built)
+
+    def close(self) -> None:
+        with self._lock:
+            built = list(self._built.values())
+            self._built.clear()
+            self._given.clear()
+        for engine in built:
+            if hasattr(engine, "close"):
+                engine.close()
+
+    @staticmethod
+    def for_build() -> EngineSet:
+        """A new set for one build: it serves the engines of the enclosing `serving(...)` block, if any, and
+        builds the rest itself (so what it builds is closed with the build, never shared with another)."""
+        outer = _serving.get()
+        return EngineSet(outer._given_pairs() if outer is not None else ())
+
+    def _given_pairs(self) -> list[tuple[str, Engine]]:
+        with self._lock:
+            return list(self._given.items())
 
 
-def _key(config: EngineConfig) -> str:
-    return config.model_dump_json()
+_serving: ContextVar[EngineSet | None] = ContextVar("prefsynth_serving", default=None)
 
 
-def engine_for(config: EngineConfig) -> Engine:
-    """The process-wide engine for this config (models load once per process)."""
-    with _engines_lock:
-        if _key(config) not in _engines:
-            _engines[_key(config)] = build_engine(config)
-        return _engines[_key(config)]
+@contextmanager
+def serving(engines: EngineSet) -> Iterator[EngineSet]:
+    """Builds started inside this block (in this thread or context) serve `engines`' given engine objects: how
+    a caller that starts a build through the CLI or a flow (tests, an embedding application) hands in engines
+    built elsewhere. Scoped to the block: builds outside it, or in another context, never see them."""
+    token = _serving.set(engines)
+    try:
+        yield engines
+    finally:
+        _serving.reset(token)
 
 
-def register_engine(config: EngineConfig, engine: Engine) -> None:
-    """Serve `config` with an engine object built elsewhere (a custom backend, or a scripted engine in tests)."""
-    with _engines_lock:
-        _engines[_key(config)] = engine
+def _key(config: EngineConfig | str) -> str:
+    return config if isinstance(config, str) else config.model_dump_json()
 
 
-def forget_engines() -> None:
-    """Drop every engine this process holds (tests, or to free a model's memory); a server engine's connection
-    pool is closed first."""
-    with _engines_lock:
-        engines = list(_engines.values())
-        _engines.clear()
-    for engine in engines:
-        if hasattr(engine, "close"):
-            engine.close()
+worker_engines = EngineSet()  # a Ray worker's own engines, built from config (see the module docstring)
 
 
-def generate_now(
-    config: EngineConfig, requests: list[GenRequest], stage: str = "", followup: Followup | None = None
-) -> list[Answer]:
-    """Run the batch in this process; each answer is (result, follow-up result or None)."""
-    engine = engine_for(config)
+def generate_now(engine: Engine, requests: list[GenRequest], stage: str = "", followup: Followup | None = None
+                 ) -> list[Answer]:
+    """Run the batch on `engine` in this process; each answer is (result, follow-up result or None)."""
     step = max(1, getattr(engine, "concurrency", len(requests)))
     answers: list[Answer] = []
     # Chunks as wide as the engine's own concurrency: no loss of parallelism, and progress still moves.
@@ -93,7 +141,9 @@ def _run_followups(engine: Engine, chunk, results, followup) -> list[GenResult |
 
 @task(name="generate-batch", cache_policy=NO_CACHE, retries=0)
 def generate_batch(
-    config: EngineConfig, requests: list[GenRequest], stage: str = "", followup: Followup | None = None
+    config: EngineConfig, requests: list[GenRequest], stage: str = "", followup: Followup | None = None,
+    engine: Engine | None = None,
 ) -> list[Answer]:
-    """Engine failures come back as `GenResult.error` records; the task itself does not fail on them."""
-    return generate_now(config, requests, stage, followup)
+    """The batch on `engine` (the runner's, on the thread pool), or on this worker's engine for `config` (Ray).
+    Engine failures come back as `GenResult.error` records; the task itself does not fail on them."""
+    return generate_now(engine or worker_engines.engine(config), requests, stage, followup)

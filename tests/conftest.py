@@ -33,11 +33,12 @@ def prefect_harness():
         yield
 
 
-@pytest.fixture(autouse=True)
-def _fresh_engines():
-    """Engines are process-wide; each test starts without any, so scripted engines never leak."""
-    from prefsynth.tasks.generate import forget_engines
+@pytest.fixture
+def engines():
+    """Engine objects this test serves to the builds it starts, through the CLI or a flow:
+    `engines.serve(config, engine)` (tasks/generate.py `serving`). Scoped to the test: every other build makes
+    its own engines from their configs, and closes them when it ends."""
+    from prefsynth.tasks.generate import EngineSet, serving
 
-    forget_engines()
-    yield
-    forget_engines()
+    with serving(EngineSet()) as served:
+        yield served

@@ -3,8 +3,8 @@
 - `SimEngine`: the simulated chain policy of benchmarks/sim_policy.py behind the engine interface, so a process
   label build knows every problem's true first error.
 - `sim_setup` (a fixture, registered for every test through `pytest_plugins` in tests/conftest.py): twelve
-  simulated problems written to `chains.jsonl` in `tmp_path`, their `SimEngine` registered as the dry-run model
-  "sim"; yields `(tmp_path, engine, problems)`.
+  simulated problems written to `chains.jsonl` in `tmp_path`, their `SimEngine` served (the `engines` fixture)
+  as the dry-run model "sim"; yields `(tmp_path, engine, problems)`.
 - `write_process_config(folder, method, extra)`: a process-label config for those problems, returns its path.
 - `JURY`: the simulated jury of benchmarks/sim_jury.py (a strong juror, three reward models reading on [-3, 3],
   a shy juror), as a `Jury`.
@@ -18,7 +18,6 @@ import pytest
 
 from benchmarks.sim_policy import SimPolicy, make_problems
 from prefsynth.schemas.engine import DryRunEngineConfig, GenRequest, GenResult
-from prefsynth.tasks.generate import register_engine
 from prefsynth.tasks.judge.jury import Jury, JurorSpec
 
 JURY = Jury.of([JurorSpec("strong"), *(JurorSpec(f"rm{i}", (-3.0, 3.0)) for i in (1, 2, 3)), JurorSpec("shy")])
@@ -47,13 +46,13 @@ class SimEngine:
 
 
 @pytest.fixture
-def sim_setup(tmp_path):
+def sim_setup(tmp_path, engines):
     problems = make_problems(12, seed=3, min_steps=3, max_steps=5, p_min=0.05, p_max=0.12)
     with (tmp_path / "chains.jsonl").open("w") as fh:
         for cp in problems:
             fh.write(json.dumps({"question": cp.problem.question, "answer": cp.problem.gold_answer}) + "\n")
     engine = SimEngine(problems)
-    register_engine(DryRunEngineConfig(model="sim"), engine)
+    engines.serve(DryRunEngineConfig(model="sim"), engine)
     return tmp_path, engine, problems
 
 

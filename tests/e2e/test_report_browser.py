@@ -17,7 +17,6 @@ from typer.testing import CliRunner
 from benchmarks.sim_policy import make_problems
 from prefsynth.cli.main import app
 from prefsynth.schemas.engine import DryRunEngineConfig
-from prefsynth.tasks.generate import register_engine
 from tests.browser import check_page, unavailable
 from tests.sim import SimEngine
 
@@ -33,18 +32,18 @@ def cli(*args: str) -> str:
     return result.stdout
 
 
-def preference_version(folder: Path, catalog: str) -> str:
+def preference_version(folder: Path, catalog: str, engines) -> str:
     for name in ("dry_run.yaml", "prompts.jsonl"):
         shutil.copy(EXAMPLES / name, folder / name)
     cli("build", str(folder / "dry_run.yaml"), "--catalog", catalog, "--quiet")
     return "dry-run"
 
 
-def stepwise_version(folder: Path, catalog: str) -> str:
+def stepwise_version(folder: Path, catalog: str, engines) -> str:
     problems = make_problems(6, seed=3, min_steps=3, max_steps=4, p_min=0.05, p_max=0.12)
     (folder / "chains.jsonl").write_text("".join(
         json.dumps({"question": p.problem.question, "answer": p.problem.gold_answer}) + "\n" for p in problems))
-    register_engine(DryRunEngineConfig(model="sim"), SimEngine(problems))
+    engines.serve(DryRunEngineConfig(model="sim"), SimEngine(problems))
     (folder / "steps.yaml").write_text(
         "name: chains\nproblems: {path: chains.jsonl}\nengines: {sim: {kind: dry_run, model: sim}}\n"
         "policy: {engine: sim}\nmethod: omegaprm\nomegaprm: {k: 8, max_estimates: 20}\n")
@@ -52,7 +51,7 @@ def stepwise_version(folder: Path, catalog: str) -> str:
     return "chains"
 
 
-def rationale_version(folder: Path, catalog: str) -> str:
+def rationale_version(folder: Path, catalog: str, engines) -> str:
     items = [{"prompt": f"Q{i}?", "response_a": f"answer {i}", "response_b": f"other {i} " * (i + 1),
               "label": "A>B" if i % 2 else "B>A"} for i in range(4)]
     (folder / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in items))
@@ -64,9 +63,9 @@ def rationale_version(folder: Path, catalog: str) -> str:
 
 @pytest.mark.parametrize("make_version", [preference_version, stepwise_version, rationale_version],
                          ids=["preference", "stepwise", "rationale"])
-def test_report_page_loads_every_image_without_console_errors(tmp_path, make_version):
+def test_report_page_loads_every_image_without_console_errors(tmp_path, make_version, engines):
     catalog = str(tmp_path / "c.duckdb")
-    ref = make_version(tmp_path, catalog)
+    ref = make_version(tmp_path, catalog, engines)
     out = tmp_path / "report"
     summary = json.loads(cli("report", ref, "--catalog", catalog, "--out", str(out), "--json"))
     page = check_page(out / "index.html")

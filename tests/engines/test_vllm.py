@@ -152,17 +152,16 @@ def test_offline_llm_is_built_with_prefix_caching(engine):
 
 @needs_vllm
 @pytest.mark.usefixtures("prefect_harness")
-def test_tiny_real_build_on_vllm(engine, tmp_path, hf_model_dir):
+def test_tiny_real_build_on_vllm(engine, engines, tmp_path, hf_model_dir):
     """A preference build with vLLM sampling and judging, through the CLI: the plumbing is real."""
     if not isinstance(engine, VllmEngine):
         pytest.skip("offline engine only")
     from typer.testing import CliRunner
 
     from prefsynth.cli.main import app
-    from prefsynth.tasks.generate import register_engine
 
     cfg = engine.config
-    register_engine(cfg, engine)  # reuse the loaded model instead of starting a second one
+    engines.serve(cfg, engine)  # reuse the loaded model instead of starting a second one
     (tmp_path / "p.jsonl").write_text('{"prompt": "Name a colour."}\n{"prompt": "Say hello in Spanish."}\n')
     engine_yaml = json.dumps(cfg.model_dump(mode="json"))
     (tmp_path / "c.yaml").write_text(

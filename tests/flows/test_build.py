@@ -11,7 +11,6 @@ from typer.testing import CliRunner
 
 from prefsynth.cli.main import app
 from prefsynth.schemas.engine import DryRunEngineConfig
-from prefsynth.tasks.generate import register_engine
 from tests.fakes import ScriptedEngine, longer_wins, numbered_policy, policy_then_judge
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -72,10 +71,10 @@ def test_rebuild_makes_no_engine_call_and_reproduces_the_content_hash(workdir):
     assert listed[0]["rows"] == first["rows"] and "created_at" in listed[0]
 
 
-def test_unreadable_judge_replies_are_parse_errors_never_verdicts(workdir):
+def test_unreadable_judge_replies_are_parse_errors_never_verdicts(workdir, engines):
     garbage = lambda req: "I think both are nice." if len(req.messages) == 2 else "still no verdict"  # noqa: E731
     engine = ScriptedEngine(policy_then_judge(numbered_policy, garbage))
-    register_engine(DryRunEngineConfig(model="scripted"), engine)
+    engines.serve(DryRunEngineConfig(model="scripted"), engine)
     summary = build_json(workdir / "scripted.yaml", workdir / "cat.duckdb")
     st = summary["stats"]
     n_judgments = st["pairs"] * 2
@@ -89,9 +88,9 @@ def test_unreadable_judge_replies_are_parse_errors_never_verdicts(workdir):
     assert len(reasks) == n_judgments and all(len(r.messages) == 4 for r in reasks)
 
 
-def test_consistent_judge_keeps_pairs_and_exports_trl_preference(workdir):
+def test_consistent_judge_keeps_pairs_and_exports_trl_preference(workdir, engines):
     engine = ScriptedEngine(policy_then_judge(numbered_policy, longer_wins))
-    register_engine(DryRunEngineConfig(model="scripted"), engine)
+    engines.serve(DryRunEngineConfig(model="scripted"), engine)
     summary = build_json(workdir / "scripted.yaml", workdir / "cat.duckdb")
     assert summary["stats"]["judgments"] == {"ok": 8 * 3 * 2}
     assert summary["rows"] == 8 * 3  # 3 pairs per prompt, all consistent, no ties
@@ -109,11 +108,11 @@ def test_consistent_judge_keeps_pairs_and_exports_trl_preference(workdir):
     assert rows[0]["judges"] == ["scripted:test|pairwise-v1|t=0.0|seed=0"]
 
 
-def test_engine_failures_are_recorded_and_counted(workdir):
+def test_engine_failures_are_recorded_and_counted(workdir, engines):
     def flaky(req, i):
         return RuntimeError("server exploded") if "haiku" in req.messages[-1].content else numbered_policy(req, i)
 
-    register_engine(DryRunEngineConfig(model="scripted"), ScriptedEngine(policy_then_judge(flaky, longer_wins)))
+    engines.serve(DryRunEngineConfig(model="scripted"), ScriptedEngine(policy_then_judge(flaky, longer_wins)))
     summary = build_json(workdir / "scripted.yaml", workdir / "cat.duckdb")
     assert summary["stats"]["samples"] == {"ok": 21, "error": 3}
     assert summary["stats"]["engine_errors"] == 1

@@ -13,7 +13,6 @@ from typer.testing import CliRunner
 
 from prefsynth.cli.main import app
 from prefsynth.schemas.engine import DryRunEngineConfig, GenRequest
-from prefsynth.tasks.generate import register_engine
 from tests.fakes import ScriptedEngine, response_texts
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -106,10 +105,10 @@ def _pointwise_by_length(req: GenRequest) -> str:
     return f"Longer is better here.\nScore: {len(text) // 10}"
 
 
-def test_pointwise_best_vs_worst_pairs_and_exports_ratings(workdir):
+def test_pointwise_best_vs_worst_pairs_and_exports_ratings(workdir, engines):
     engine = ScriptedEngine(lambda req, i: _pointwise_by_length(req) if "[Response to evaluate]" in req.messages[-1].content
                             else _sized_policy(req, i))
-    register_engine(DryRunEngineConfig(model="scripted"), engine)
+    engines.serve(DryRunEngineConfig(model="scripted"), engine)
     (workdir / "pw.yaml").write_text(
         "name: pw\nprompts: {path: prompts.jsonl}\nengines: {fake: {kind: dry_run, model: scripted}}\n"
         "policies: [{engine: fake, n: 3}]\npairing: {strategy: best_vs_worst}\n"
@@ -200,11 +199,11 @@ def _judge_by_seed(req: GenRequest) -> str:
     return f"Reasons.\nVerdict: [[{label}]]"
 
 
-def test_cross_version_consistency_drops_or_downweights_against_the_parent(workdir):
+def test_cross_version_consistency_drops_or_downweights_against_the_parent(workdir, engines):
     def reply(req, i):
         return _judge_by_seed(req) if "[Response A]" in req.messages[-1].content else "y" * 7 * (i + 1)
 
-    register_engine(DryRunEngineConfig(model="scripted"), ScriptedEngine(reply))
+    engines.serve(DryRunEngineConfig(model="scripted"), ScriptedEngine(reply))
     base = ("name: cv\nprompts: {path: prompts.jsonl}\nengines: {fake: {kind: dry_run, model: scripted}}\n"
             "policies: [{engine: fake, n: 3}]\n")
     catalog = workdir / "c.duckdb"
@@ -241,8 +240,8 @@ def _eval_judge(req: GenRequest) -> str:
     return f"Reasons.\nVerdict: [[{label}]]"
 
 
-def test_eval_judge_metrics_match_hand_computed_values(workdir):
-    register_engine(DryRunEngineConfig(model="scripted"), ScriptedEngine(lambda req, i: _eval_judge(req)))
+def test_eval_judge_metrics_match_hand_computed_values(workdir, engines):
+    engines.serve(DryRunEngineConfig(model="scripted"), ScriptedEngine(lambda req, i: _eval_judge(req)))
     gold = _jsonl(workdir / "gold.jsonl", GOLD)
     (workdir / "e.yaml").write_text(
         "engines: {fake: {kind: dry_run, model: scripted}}\n"

@@ -8,7 +8,6 @@ from typer.testing import CliRunner
 
 from prefsynth.cli.main import app
 from prefsynth.schemas.engine import Completion, DryRunEngineConfig, GenRequest, GenResult
-from prefsynth.tasks.generate import register_engine
 from tests.sim import write_process_config
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -111,9 +110,9 @@ class ScriptedChains:
 
 
 @pytest.fixture
-def scripted_setup(tmp_path):
+def scripted_setup(tmp_path, engines):
     (tmp_path / "chains.jsonl").write_text(json.dumps({"question": "toy question", "answer": "1"}) + "\n")
-    register_engine(DryRunEngineConfig(model="sim"), ScriptedChains())
+    engines.serve(DryRunEngineConfig(model="sim"), ScriptedChains())
     return tmp_path
 
 

@@ -21,7 +21,6 @@ from benchmarks.sim_policy import SimPolicy, make_problems
 from prefsynth.cli.main import app
 from prefsynth.runtime.calls import CallRunner
 from prefsynth.schemas.engine import DryRunEngineConfig, GenRequest, GenResult
-from prefsynth.tasks.generate import register_engine
 from tests.servers import FaultServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]  # a real HTTP server
@@ -100,12 +99,12 @@ def label_steps(folder, engine: dict, catalog: str) -> dict:
     return json.loads(result.stdout)
 
 
-def test_streamed_problems_do_not_wait_for_each_other_and_give_the_in_process_version(tmp_path, monkeypatch):
+def test_streamed_problems_do_not_wait_for_each_other_and_give_the_in_process_version(tmp_path, monkeypatch, engines):
     chains = make_problems(6, seed=3, min_steps=3, max_steps=5, p_min=0.1, p_max=0.25)
     (tmp_path / "chains.jsonl").write_text("".join(
         json.dumps({"question": cp.problem.question, "answer": cp.problem.gold_answer}) + "\n" for cp in chains))
     policy = Policy(chains)
-    register_engine(DryRunEngineConfig(model="sim"), policy)
+    engines.serve(DryRunEngineConfig(model="sim"), policy)
     in_process = label_steps(tmp_path, {"kind": "dry_run", "model": "sim"}, "in_process.duckdb")
     assert in_process["rows"] > 0 and in_process["stats"]["rounds"] > 2
 

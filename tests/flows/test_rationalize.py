@@ -11,7 +11,6 @@ from typer.testing import CliRunner
 from prefsynth.cli.main import app
 from prefsynth.schemas.engine import DryRunEngineConfig
 from prefsynth.schemas.preference import Judgment
-from prefsynth.tasks.generate import register_engine
 from prefsynth.tasks.rationalize import consensus, rationale_pairs, split_right_wrong, verifier_reference, Reference
 from tests.fakes import ScriptedEngine
 
@@ -73,14 +72,14 @@ def scripted_judge(req, i):
 
 
 @pytest.fixture
-def setup(tmp_path):
+def setup(tmp_path, engines):
     (tmp_path / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in ITEMS))
     (tmp_path / "r.yaml").write_text(
         "name: judge-data\nitems: {path: items.jsonl}\nengines: {j: {kind: dry_run, model: scripted}}\n"
         "judge: {engine: j, temperature: 0.9}\nk: 4\nmax_pairs_per_item: 2\nmin_consensus_margin: 0.5\n"
     )
     engine = ScriptedEngine(scripted_judge)
-    register_engine(DryRunEngineConfig(model="scripted"), engine)
+    engines.serve(DryRunEngineConfig(model="scripted"), engine)
     return tmp_path, engine
 
 
@@ -122,7 +121,7 @@ def test_rationalize_flow_gold_verifier_consensus_and_exports(setup):
 
 
 @pytest.mark.usefixtures("prefect_harness")
-def test_iterations_record_their_judge_and_diff_shows_agreement(setup):
+def test_iterations_record_their_judge_and_diff_shows_agreement(setup, engines):
     folder, _ = setup
     catalog = str(folder / "c.duckdb")
     first = json.loads(run("rationalize", str(folder / "r.yaml"), "--catalog", catalog, "--json"))
@@ -134,7 +133,7 @@ def test_iterations_record_their_judge_and_diff_shows_agreement(setup):
         verdict = "B>A" if "mixed" in body.split("[End of user prompt]")[0] else "A>B"
         return f"Consistent reasoning {i}.\nVerdict: [[{verdict}]]"
 
-    register_engine(DryRunEngineConfig(model="better"), ScriptedEngine(better_judge, name="scripted:better"))
+    engines.serve(DryRunEngineConfig(model="better"), ScriptedEngine(better_judge, name="scripted:better"))
     (folder / "r.yaml").write_text((folder / "r.yaml").read_text().replace("model: scripted", "model: better"))
     second = json.loads(run("rationalize", str(folder / "r.yaml"), "--catalog", catalog, "--json"))
     assert second["parent_version"] == 1 and second["stats"]["judge"] != first["stats"]["judge"]
@@ -176,14 +175,14 @@ class CutEngine(ScriptedEngine):
         return GenResult(completions=completions, prompt_tokens=10)
 
 
-def rationale_setup(tmp_path, items, reply, extra: str = "", engine_cls=ScriptedEngine, model="scripted-12"):
+def rationale_setup(tmp_path, engines, items, reply, extra: str = "", engine_cls=ScriptedEngine, model="scripted-12"):
     (tmp_path / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in items))
     (tmp_path / "r.yaml").write_text(
         f"name: judge-data\nitems: {{path: items.jsonl}}\nengines: {{j: {{kind: dry_run, model: {model}}}}}\n"
         f"judge: {{engine: j, temperature: 0.9}}\nk: 4\nmax_pairs_per_item: 2\n{extra}"
     )
     engine = engine_cls(reply)
-    register_engine(DryRunEngineConfig(model=model), engine)
+    engines.serve(DryRunEngineConfig(model=model), engine)
     return tmp_path / "r.yaml", str(tmp_path / "c.duckdb"), engine
 
 
@@ -198,7 +197,7 @@ def exported(folder, fmt: str, catalog: str) -> list[dict]:
 
 
 @pytest.mark.usefixtures("prefect_harness")
-def test_exports_never_use_cut_or_reasked_replies_when_a_complete_one_exists(tmp_path):
+def test_exports_never_use_cut_or_reasked_replies_when_a_complete_one_exists(tmp_path, engines):
     """issue 12 item 17: a reply cut at max_tokens and re-asked exports as its rationale plus a rebuilt
     `Verdict: [[X]]` line (never the `[re-ask]` marker), and neither the SFT target nor a chosen reply is a cut or
     re-asked one while a complete right judgment exists."""
@@ -211,7 +210,7 @@ def test_exports_never_use_cut_or_reasked_replies_when_a_complete_one_exists(tmp
                 "B reads better.\nVerdict: [[B>A]]", "B is clearly " + CutEngine.CUT][i]
 
     items = [{"prompt": "Which is better?", "response_a": "good", "response_b": "bad", "label": "A>B"}]
-    config, catalog, _ = rationale_setup(tmp_path, items, judge, engine_cls=CutEngine)
+    config, catalog, _ = rationale_setup(tmp_path, engines, items, judge, engine_cls=CutEngine)
     s = json.loads(run("rationalize", str(config), "--catalog", catalog, "--json"))
     assert s["stats"]["reasked"] == 2 and s["stats"]["rationale_pairs"] == 2
     pref, sft = exported(tmp_path, "trl-preference", catalog), exported(tmp_path, "trl-sft", catalog)
@@ -225,12 +224,12 @@ def test_exports_never_use_cut_or_reasked_replies_when_a_complete_one_exists(tmp
 
 
 @pytest.mark.usefixtures("prefect_harness")
-def test_consensus_counts_every_sample_not_distinct_replies(tmp_path):
+def test_consensus_counts_every_sample_not_distinct_replies(tmp_path, engines):
     """issue 12 item 18: 3 identical A replies + 1 B reply are 3 votes to 1 (a consensus at margin 0.5), not 1 to 1;
     the identical replies are stored once, the item keeps one vote per sample."""
     same, other = "Same reasoning.\nVerdict: [[A>B]]", "Other reasoning.\nVerdict: [[B>A]]"
     items = [{"prompt": "Which is better?", "response_a": "one", "response_b": "two"}]
-    config, catalog, _ = rationale_setup(tmp_path, items, lambda req, i: other if i == 3 else same,
+    config, catalog, _ = rationale_setup(tmp_path, engines, items, lambda req, i: other if i == 3 else same,
                                          "min_consensus_margin: 0.5\n")
     st = json.loads(run("rationalize", str(config), "--catalog", catalog, "--json"))["stats"]
     assert st["references"] == {"consensus": 1} and st["judgments"] == {"ok": 4}
@@ -243,7 +242,7 @@ def test_consensus_counts_every_sample_not_distinct_replies(tmp_path):
 
 
 @pytest.mark.usefixtures("prefect_harness")
-def test_half_the_items_are_shown_swapped_so_position_bias_is_not_training_signal(tmp_path):
+def test_half_the_items_are_shown_swapped_so_position_bias_is_not_training_signal(tmp_path, engines):
     """issue 12 item 19: a judge that always answers A>B agrees with every gold label when items are judged in the
     file's order and the file's labels are all A>B. Half the items of each label must be shown swapped (recorded
     per item), so that judge is right on half only, whatever the file's label pattern (here A>B ×4, then
@@ -254,7 +253,7 @@ def test_half_the_items_are_shown_swapped_so_position_bias_is_not_training_signa
     labels = ["A>B"] * 4 + ["A>B", "B>A"] * 2
     items = [{"prompt": f"Q{i}?", "response_a": f"first {i}", "response_b": f"second {i}", "label": label}
              for i, label in enumerate(labels)]
-    config, catalog, engine = rationale_setup(tmp_path, items, lambda req, i: f"Reason {i}.\nVerdict: [[A>B]]")
+    config, catalog, engine = rationale_setup(tmp_path, engines, items, lambda req, i: f"Reason {i}.\nVerdict: [[A>B]]")
     st = json.loads(run("rationalize", str(config), "--catalog", catalog, "--json"))["stats"]
     assert st["agreement_with_reference"] == 0.5 and st["swapped_items"] == 4
     shown_first = Counter(response_texts(r)[0].split()[0] for r in engine.requests)
@@ -275,16 +274,16 @@ def test_half_the_items_are_shown_swapped_so_position_bias_is_not_training_signa
 
 
 @pytest.mark.usefixtures("prefect_harness")
-def test_rationale_runs_have_the_same_error_rule_and_budget_as_other_builds(tmp_path):
+def test_rationale_runs_have_the_same_error_rule_and_budget_as_other_builds(tmp_path, engines):
     """issue 12 item 20: a rationale run whose calls mostly fail writes no version and exits 1 (max_error_rate),
     and `budget.max_calls` stops it the same way the preference and label-steps builds stop."""
     items = [{"prompt": f"Q{i}?", "response_a": "a", "response_b": "b", "label": "A>B"} for i in range(3)]
-    config, catalog, _ = rationale_setup(tmp_path, items, lambda req, i: RuntimeError("HTTP 503"))
+    config, catalog, _ = rationale_setup(tmp_path, engines, items, lambda req, i: RuntimeError("HTTP 503"))
     code, _, err = invoke("rationalize", str(config), "--catalog", catalog, "--json")
     assert code == 1 and "3 of 3 engine calls failed after retries (100%, more than max_error_rate=0.25)" in err, err
     assert duckdb.connect(catalog, read_only=True).execute("SELECT count(*) FROM dataset_versions").fetchone() == (0,)
 
-    config, catalog, _ = rationale_setup(tmp_path, items, lambda req, i: f"R.\nVerdict: [[A>B]]",
+    config, catalog, _ = rationale_setup(tmp_path, engines, items, lambda req, i: f"R.\nVerdict: [[A>B]]",
                                          "budget: {max_calls: 2}\n", model="scripted-12b")
     code, _, err = invoke("rationalize", str(config), "--catalog", catalog)
     assert code == 1 and "budget reached: max_calls=2 (spent 2)" in err and "No version was written" in err, err
@@ -307,7 +306,7 @@ def test_only_incomplete_agreeing_judgments_give_no_chosen_and_no_sft_target():
 
 
 @pytest.mark.usefixtures("prefect_harness")
-def test_an_item_whose_agreeing_replies_are_all_cut_or_reasked_exports_nothing(tmp_path):
+def test_an_item_whose_agreeing_replies_are_all_cut_or_reasked_exports_nothing(tmp_path, engines):
     """Gold A>B; the two A>B replies are one cut at max_tokens and one read through the re-ask, the two complete
     replies say B>A: no pair, no SFT row, and the stats say why."""
 
@@ -318,7 +317,7 @@ def test_an_item_whose_agreeing_replies_are_all_cut_or_reasked_exports_nothing(t
                 "B reads better.\nVerdict: [[B>A]]", "B is clearer.\nVerdict: [[B>A]]"][i]
 
     items = [{"prompt": "Which is better?", "response_a": "good", "response_b": "bad", "label": "A>B"}]
-    config, catalog, _ = rationale_setup(tmp_path, items, judge, "order: as_given\n", engine_cls=CutEngine,
+    config, catalog, _ = rationale_setup(tmp_path, engines, items, judge, "order: as_given\n", engine_cls=CutEngine,
                                          model="scripted-cut-only")
     st = json.loads(run("rationalize", str(config), "--catalog", catalog, "--json"))["stats"]
     assert st["judgments"] == {"ok": 4} and st["incomplete"] == 2

@@ -11,7 +11,6 @@ from typer.testing import CliRunner
 
 from prefsynth.cli.main import app
 from prefsynth.schemas.engine import DryRunEngineConfig
-from prefsynth.tasks.generate import register_engine
 from prefsynth.tasks.verify import AnswerChecker
 from tests.fakes import ScriptedEngine, policy_then_judge
 
@@ -48,12 +47,12 @@ def first_is_better(req) -> str:
     return "Response A reads better.\nVerdict: [[A>B]]"  # position bias: whatever is shown first
 
 
-def test_kept_verifiable_pairs_have_a_correct_chosen_and_a_wrong_rejected(tmp_path: Path):
+def test_kept_verifiable_pairs_have_a_correct_chosen_and_a_wrong_rejected(tmp_path: Path, engines):
     rows = [{"prompt": "What is 2 + 3?", "answer": "5"}, {"prompt": "What is 4 + 4?", "answer": "8"},
             {"prompt": "Name a colour."}]
     (tmp_path / "prompts.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (tmp_path / "checked.yaml").write_text(CONFIG)
-    register_engine(DryRunEngineConfig(model="scripted"), ScriptedEngine(policy_then_judge(policy, first_is_better)))
+    engines.serve(DryRunEngineConfig(model="scripted"), ScriptedEngine(policy_then_judge(policy, first_is_better)))
     catalog = tmp_path / "c.duckdb"
     result = CliRunner().invoke(app, ["build", str(tmp_path / "checked.yaml"), "--catalog", str(catalog), "--json"])
     assert result.exit_code == 0, result.stderr + result.stdout

@@ -19,7 +19,6 @@ from typer.testing import CliRunner
 
 from prefsynth.cli.main import app
 from prefsynth.schemas.engine import DryRunEngineConfig, GenRequest
-from prefsynth.tasks.generate import register_engine
 from tests.fakes import ScriptedEngine
 
 pytestmark = [pytest.mark.reliability, pytest.mark.usefixtures("prefect_harness")]
@@ -76,13 +75,13 @@ def judge(own_last_line: bool):
     return reply
 
 
-def build(tmp_path: Path, own_last_line: bool) -> tuple[dict, list[tuple]]:
+def build(tmp_path: Path, engines, own_last_line: bool) -> tuple[dict, list[tuple]]:
     (tmp_path / "p.jsonl").write_text('{"prompt": "Answer briefly."}\n{"prompt": "One more, please."}\n')
     config = {"name": "untrusted", "prompts": {"path": "p.jsonl"}, "engines": {"fake": {"kind": "dry_run", "model": "scripted"}},
               "policies": [{"engine": "fake", "n": len(INJECTIONS), "max_tokens": 64}],
               "jury": [{"engine": "fake"}, {"kind": "pointwise", "engine": "fake"}], "filters": []}
     (tmp_path / "c.yaml").write_text(json.dumps(config))
-    register_engine(DryRunEngineConfig(model="scripted"), ScriptedEngine(judge(own_last_line)))
+    engines.serve(DryRunEngineConfig(model="scripted"), ScriptedEngine(judge(own_last_line)))
     result = CliRunner().invoke(app, ["build", str(tmp_path / "c.yaml"), "--catalog", str(tmp_path / "c.duckdb"), "--json"])
     assert result.exit_code == 0, result.stderr
     with duckdb.connect(str(tmp_path / "c.duckdb"), read_only=True) as con:
@@ -93,8 +92,8 @@ def build(tmp_path: Path, own_last_line: bool) -> tuple[dict, list[tuple]]:
 
 
 @pytest.mark.parametrize("own_last_line", [True, False], ids=["judge-ends-with-its-verdict", "verdict-only-on-re-ask"])
-def test_quoted_markers_json_and_instructions_never_decide(tmp_path, own_last_line):
-    summary, rows = build(tmp_path, own_last_line)
+def test_quoted_markers_json_and_instructions_never_decide(tmp_path, engines, own_last_line):
+    summary, rows = build(tmp_path, engines, own_last_line)
     pairwise = [r for r in rows if r[0] == "pairwise"]
     pointwise = [r for r in rows if r[0] == "pointwise"]
     assert len(pairwise) == 2 * 6 * 2 and len(pointwise) == 2 * len(INJECTIONS)  # 6 pairs per prompt, both orders

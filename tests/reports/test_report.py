@@ -16,7 +16,6 @@ from prefsynth.schemas.engine import DryRunEngineConfig
 from prefsynth.storage.catalog import Catalog
 from prefsynth.storage.report_data import preference_data
 from prefsynth.storage.versions import get_version
-from prefsynth.tasks.generate import register_engine
 from tests.fakes import ScriptedEngine, longer_wins, numbered_policy, policy_then_judge
 from tests.builds import EXAMPLES, build_example, cli
 from tests.sim import write_process_config
@@ -51,12 +50,12 @@ def test_preference_report_matches_the_build(tmp_path):
     assert built["content_hash"] in page and judge in page
 
 
-def test_longer_response_rate_with_a_judge_that_prefers_length(tmp_path):
+def test_longer_response_rate_with_a_judge_that_prefers_length(tmp_path, engines):
     (tmp_path / "s.yaml").write_text(
         "name: longer\nprompts: {path: prompts.jsonl}\nengines: {fake: {kind: dry_run, model: scripted}}\n"
         "policies: [{engine: fake, n: 3, max_tokens: 32}]\njudge: {engine: fake}\n")
     shutil.copy(EXAMPLES / "prompts.jsonl", tmp_path / "prompts.jsonl")
-    register_engine(DryRunEngineConfig(model="scripted"), ScriptedEngine(policy_then_judge(numbered_policy, longer_wins)))
+    engines.serve(DryRunEngineConfig(model="scripted"), ScriptedEngine(policy_then_judge(numbered_policy, longer_wins)))
     cli("build", str(tmp_path / "s.yaml"), "--catalog", str(tmp_path / "c.duckdb"), "--quiet")
     s, _ = report(tmp_path, "longer")
     lw = s["longer_won"]

@@ -126,21 +126,18 @@ def test_a_batch_run_over_the_error_rate_stops_the_whole_build():
 
     from prefsynth.runtime.budget import RunLimits, TooManyErrors
     from prefsynth.schemas.engine import DryRunEngineConfig
-    from prefsynth.tasks.generate import forget_engines, register_engine
+    from prefsynth.tasks.generate import EngineSet
     from tests.fakes import ScriptedEngine
 
     config = DryRunEngineConfig(model="always-fails")
-    register_engine(config, ScriptedEngine(lambda req, i: RuntimeError("down"), name="scripted:down"))
-    try:
-        runner = CallRunner(CallCache(MemoryCallStore()), {"e": config}, batch_size=8,
-                            limits=RunLimits(max_error_rate=0.1))
-        requests = [GenRequest(prompt=f"item {i}") for i in range(40)]
-        with pytest.raises(TooManyErrors):
-            flow(lambda: runner.run("e", requests, "stage"), name="batches")()
-        assert isinstance(runner.stop, TooManyErrors)
-        assert runner.stats.engine_calls == runner.stats.errors and runner.stats.engine_calls % 8 == 0
-    finally:
-        forget_engines()
+    down = EngineSet([(config, ScriptedEngine(lambda req, i: RuntimeError("down"), name="scripted:down"))])
+    runner = CallRunner(CallCache(MemoryCallStore()), {"e": config}, batch_size=8,
+                        limits=RunLimits(max_error_rate=0.1), served=down)
+    requests = [GenRequest(prompt=f"item {i}") for i in range(40)]
+    with pytest.raises(TooManyErrors):
+        flow(lambda: runner.run("e", requests, "stage"), name="batches")()
+    assert isinstance(runner.stop, TooManyErrors)
+    assert runner.stats.engine_calls == runner.stats.errors and runner.stats.engine_calls % 8 == 0
 
 
 def test_replies_not_yet_in_the_cache_survive_a_kill_in_the_journal(tmp_path):

@@ -11,7 +11,6 @@ from typer.testing import CliRunner
 from prefsynth.cli.main import app
 from prefsynth.schemas.engine import DryRunEngineConfig
 from prefsynth.schemas.judges import JUROR_KINDS
-from prefsynth.tasks.generate import register_engine
 from prefsynth.tasks.judge import calibrated
 from tests.builds import write_streamed_config
 from tests.fakes import ScriptedEngine, longer_wins, numbered_policy, policy_then_judge
@@ -37,10 +36,10 @@ def build(config: str, catalog) -> tuple[int, str]:
 
 
 @pytest.mark.usefixtures("prefect_harness")
-def test_a_fitted_jury_naming_no_juror_fails_before_any_engine_call(tmp_path):
+def test_a_fitted_jury_naming_no_juror_fails_before_any_engine_call(tmp_path, engines):
     """Stage by stage (an in-process engine): the config names a juror the jury does not have."""
     engine = ScriptedEngine(policy_then_judge(numbered_policy, longer_wins))
-    register_engine(DryRunEngineConfig(model="fitted-names"), engine)
+    engines.serve(DryRunEngineConfig(model="fitted-names"), engine)
     (tmp_path / "p.jsonl").write_text("".join(json.dumps({"prompt": f"Q{i}?"}) + "\n" for i in range(3)))
     config = {"name": "d", "prompts": {"path": "p.jsonl"}, "engines": {"e": {"kind": "dry_run", "model": "fitted-names"}},
               "policies": [{"engine": "e", "n": 2}], "judge": {"engine": "e"}, **GONE}
