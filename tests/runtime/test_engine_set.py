@@ -54,3 +54,19 @@ def test_a_runner_closes_the_engines_it_built_and_leaves_given_ones_open():
     assert built.held() == 1
     built.close()
     assert built.held() == 0
+
+
+def test_a_build_closes_its_engines_when_it_ends_and_the_next_build_makes_its_own(tmp_path):
+    """Nothing outlives a build: the engine its runner built is closed on leaving; a later build (same config,
+    same process) gets a new engine object, not the first build's."""
+    from prefsynth.runtime.build import BuildContext
+
+    class Cfg:
+        name, batch_size, engines = "x", 4, {"e": CONFIG}
+
+    with BuildContext(Cfg(), str(tmp_path / "c.duckdb"), "preference") as first:
+        engine = first.runner.served.engine(CONFIG)
+        assert first.runner.served.held() == 1
+    assert first.runner.served.held() == 0
+    with BuildContext(Cfg(), str(tmp_path / "c.duckdb"), "preference") as second:
+        assert second.runner.served.engine(CONFIG) is not engine
