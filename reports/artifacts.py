@@ -1,7 +1,8 @@
 """The version summary attached to the flow run as Prefect artifacts: a Markdown summary and a table.
 
 Called at the end of each build flow, after the version is committed. The numbers are the report's
-(reports/summary.py, aggregates only: cheap for large versions). An artifact is a courtesy: if Prefect
+(reports/summary.py); a preference version's come from counts aggregated in DuckDB (`preference_brief`), so
+publishing them holds no row of the version in Python, whatever its size. An artifact is a courtesy: if Prefect
 cannot store it, the build still succeeds and a warning is logged.
 """
 
@@ -26,11 +27,10 @@ def publish_version_artifacts(catalog: Catalog, version: DatasetVersion) -> dict
     """Create the run's `NAME-summary` (Markdown) and `NAME-stats` (table) artifacts; returns the summary."""
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-    from .page import build_summary
     from .summary import markdown
 
     try:
-        summary = build_summary(catalog, version)
+        summary = artifact_summary(catalog, version)
         description = f"{version.name} v{version.version} ({version.kind})"
         create_markdown_artifact(markdown(summary), key=artifact_key(version.name, "summary"), description=description)
         create_table_artifact([{"metric": k, "value": v} for k, v in summary["headline"]],
@@ -39,3 +39,16 @@ def publish_version_artifacts(catalog: Catalog, version: DatasetVersion) -> dict
     except Exception as exc:  # noqa: BLE001 — never fail a committed build over its artifacts
         log.warning("could not attach the summary artifacts of %s v%s: %s", version.name, version.version, exc)
         return None
+
+
+def artifact_summary(catalog: Catalog, version: DatasetVersion) -> dict:
+    """The summary the artifacts show: for a preference version `preference_brief` (DuckDB aggregates), for the
+    other kinds the report's `build_summary`."""
+    if version.kind == "preference":
+        from ..storage.report_data import preference_counts
+        from .summary import preference_brief
+
+        return preference_brief(version, preference_counts(catalog, version))
+    from .page import build_summary
+
+    return build_summary(catalog, version)

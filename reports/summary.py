@@ -2,7 +2,8 @@
 
 The same summary feeds `prefsynth report` (HTML + plots), `prefsynth report --json` and the Prefect artifacts
 attached to each flow run (reports/artifacts.py). Only aggregates go in (counts, histograms, rates), so it stays
-small for a 100,000-pair version.
+small for a 100,000-pair version. The artifacts of a preference build use `preference_brief`, the part of the
+summary they show, computed from counts aggregated in DuckDB (the full summary reads the version's rows).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from ..schemas.dataset import DatasetVersion
 from ..schemas.preference import VERDICT_MARGIN, Judgment
 from ..schemas.stats import BuildStats, Funnel, PreferenceStats, VerifierStats, load_stats
-from ..storage.report_data import JudgmentRow, PreferenceData, RationaleRow, StepRow
+from ..storage.report_data import JudgmentRow, PreferenceCounts, PreferenceData, RationaleRow, StepRow
 from ..tasks.judge.agreement import cohen_kappa
 from ..tasks.judge.jury import votes_for
 from ..tasks.labels import derive
@@ -49,8 +50,39 @@ def preference_summary(version: DatasetVersion, data: PreferenceData) -> dict[st
         "juror_kappa": juror_kappa(data) if len(judges) > 1 else None,
         "verifier": st.verifier and st.verifier.model_dump(),  # with a verifier juror (tasks/judge/verifier_stats.py)
     }
-    summary["headline"] = preference_headline(version, st, summary, data)
+    summary["headline"] = preference_headline(version, st, summary, len(data.pairs))
     return summary
+
+
+def preference_brief(version: DatasetVersion, counts: PreferenceCounts) -> dict[str, Any]:
+    """What the Prefect artifacts show of a preference version — the report's headline, funnel and per-judge
+    length rates — from counts aggregated in DuckDB (storage/report_data.py:preference_counts), so the end of a
+    build never holds the version's rows. `markdown()` of it equals `markdown()` of `preference_summary`."""
+    st = load_stats("preference", version.stats)
+    summary = {**base(version), "judges": sorted({judge for judge, *_ in counts.judgments}),
+               "funnel": st.funnel.model_dump(), "longer_won": longer_won_counted(counts)}
+    summary["headline"] = preference_headline(version, st, summary, sum(counts.pairs.values()))
+    return summary
+
+
+def longer_won_counted(counts: PreferenceCounts) -> dict[str, Any]:
+    """`longer_won` (same numbers) from the counts of `preference_counts`."""
+
+    def rate(wins: int, decided: int) -> dict[str, Any]:
+        return {"decided": decided, "longer_won": wins, "rate": round(wins / decided, 4) if decided else None}
+
+    def pairs(kept_only: bool) -> dict[str, Any]:
+        rows = [(longer, n) for (kept, decided, longer), n in counts.pairs.items() if decided and (kept or not kept_only)]
+        return rate(sum(n for longer, n in rows if longer), sum(n for _, n in rows))
+
+    by_judge: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # judge → [longer won, decided]
+    for (judge, status, verdict, first_longer), n in counts.judgments.items():
+        if status != "ok" or verdict is None or first_longer is None or not VERDICT_MARGIN[verdict]:
+            continue
+        by_judge[judge][0] += n * ((VERDICT_MARGIN[verdict] > 0) == first_longer)
+        by_judge[judge][1] += n
+    return {"pairs": pairs(False), "kept_pairs": pairs(True),
+            "by_judge": {judge: rate(*wd) for judge, wd in sorted(by_judge.items())}}
 
 
 def verdict_counts(judgments: list[JudgmentRow]) -> dict[str, dict[str, int]]:
@@ -146,11 +178,10 @@ def _as_judgment(r: JudgmentRow) -> Judgment:
                                     score_b=r.score_b)
 
 
-def preference_headline(version: DatasetVersion, st: PreferenceStats, s: dict,
-                        data: PreferenceData) -> list[list[str]]:
+def preference_headline(version: DatasetVersion, st: PreferenceStats, s: dict, pairs_judged: int) -> list[list[str]]:
     rows = [["rows (kept pairs)", str(version.row_count)], ["prompts", str(st.prompts)],
             ["samples", _fmt_counts(st.samples)], ["judgments", _fmt_counts(st.judgments)],
-            ["judges", str(len(s["judges"]))], ["pairs judged", str(len(data.pairs))]]
+            ["judges", str(len(s["judges"]))], ["pairs judged", str(pairs_judged)]]
     f = st.funnel
     rows.append(["filter funnel", " → ".join([str(f.pairs_in)] + [f"{x.filter} −{x.dropped}" for x in f.steps])
                  + f" → {f.pairs_out}"])

@@ -74,6 +74,51 @@ def preference_data(catalog: Catalog, version: DatasetVersion) -> PreferenceData
     return PreferenceData([pair for pair, _ in build], frozenset(p.id for p, kept in build if kept), lengths, judgments)
 
 
+# $1 = name, $2 = version. Over the build pairs: counts of (kept, decided, the chosen response longer).
+_PAIR_LENGTHS = f"""
+WITH bp AS ({BUILD_PAIRS.strip()}),
+lens AS (
+    SELECT bp.kept, bp.tie, coalesce(length(c.text), 0) AS chosen_len, coalesce(length(r.text), 0) AS rejected_len
+    FROM bp LEFT JOIN samples c ON c.id = bp.chosen_id LEFT JOIN samples r ON r.id = bp.rejected_id
+)
+SELECT kept, NOT tie AND chosen_len <> rejected_len AS decided, chosen_len > rejected_len AS chosen_longer, count(*)
+FROM lens GROUP BY ALL
+"""
+
+# $1 = name, $2 = version. The build's judgments, counted by judge, status, verdict and which response shown
+# was longer (NULL: equally long, or a pointwise rating).
+_JUDGMENT_COUNTS = f"""
+WITH vp AS ({BUILD_PAIRS.strip()}),
+links AS (SELECT DISTINCT unnest(from_json(judgment_ids, '["VARCHAR"]')) AS jid FROM vp)
+SELECT j.judge, j.status, j.verdict,
+       CASE WHEN j.second_id IS NULL OR length(f.text) IS NOT DISTINCT FROM length(s.text) THEN NULL
+            ELSE coalesce(length(f.text), 0) > coalesce(length(s.text), 0) END AS first_longer,
+       count(*)
+FROM judgments j
+JOIN links ON links.jid = j.id
+LEFT JOIN samples f ON f.id = j.first_id
+LEFT JOIN samples s ON s.id = j.second_id
+GROUP BY ALL
+"""
+
+
+@dataclass(frozen=True)
+class PreferenceCounts:
+    """A preference version's report figures as counts computed in DuckDB (nothing per row reaches Python):
+    `pairs` — (kept, decided, chosen longer) → build pairs (decided: not a tie and the responses' lengths differ);
+    `judgments` — (judge, status, verdict, first shown longer or None) → judgments behind the build pairs."""
+
+    pairs: dict[tuple[bool, bool, bool], int]
+    judgments: dict[tuple[str, str, str | None, bool | None], int]
+
+
+def preference_counts(catalog: Catalog, version: DatasetVersion) -> PreferenceCounts:
+    params = [version.name, version.version]
+    pairs = {(bool(k), bool(d), bool(c)): n for k, d, c, n in catalog.query(_PAIR_LENGTHS, params)}
+    judgments = {(j, st, v, fl): n for j, st, v, fl, n in catalog.query(_JUDGMENT_COUNTS, params)}
+    return PreferenceCounts(pairs, judgments)
+
+
 @dataclass(frozen=True)
 class StepRow:
     """One labelled solution of a stepwise version: its stored labels and number of steps."""
