@@ -65,8 +65,8 @@ def commit_version(
             staging.add_rows(table, plain)
         staging.add_row_ids(row_ids)
         staging.add_decisions(decisions)
-        staging.move_records()
-        with catalog.transaction():
+        with catalog.transaction():  # small writes: records and version in one transaction, as before staging
+            staging.move_records()
             return write_version(catalog, staging, name=name, kind=kind, config=config, stats=stats,
                                  flow_run_id=flow_run_id)
     finally:
