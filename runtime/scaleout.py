@@ -1,7 +1,7 @@
 """Scale-out: a flow's engine batches as Ray tasks (`prefect-ray`), or on the default thread pool.
 
 With `--runner ray` every `generate-batch` task runs in a Ray worker process. Workers are stateless: each builds
-its engine from the config once per worker process (tasks/generate.py `worker_engines`; Ray reuses its workers)
+its engine from the config once per worker process (tasks/generate.py `worker_engine`; Ray reuses its workers)
 and sends its answers back (on the thread pool a task runs on the runner's own engine object); the flow
 process alone reads and writes the catalog and the call cache. Tasks reserve the resources their engine config
 asks for (`num_gpus` on vLLM engines).

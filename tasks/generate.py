@@ -4,7 +4,7 @@ Engines belong to whoever runs the build: each `CallRunner` (runtime/calls.py) h
 builds an engine once from its config, or serves an engine object it was given (a custom backend, a scripted
 engine in tests), and closes what it built when the build ends. Two builds in one process never share an engine
 object. On the thread pool a batch task gets its runner's engine; a Ray worker cannot, so it builds the engine
-from the config in its own `EngineSet` (`worker_engines`, one per worker process: Ray reuses workers, and a model
+from the config in its own `EngineSet` (`worker_engine`, one set per worker process: Ray reuses workers, and a model
 worth keeping loads once per worker). The call cache stays with the flow process, which sends only the requests
 the cache could not answer.
 
@@ -104,7 +104,12 @@ def _key(config: EngineConfig | str) -> str:
     return config if isinstance(config, str) else config.model_dump_json()
 
 
-worker_engines = EngineSet()  # a Ray worker's own engines, built from config (see the module docstring)
+_worker_engines = EngineSet()  # a Ray worker's own engines, built from config (see the module docstring)
+
+
+def worker_engine(config: EngineConfig) -> Engine:
+    """This worker process's engine for `config` (a Ray worker: no runner here to hand it one)."""
+    return _worker_engines.engine(config)
 
 
 def generate_now(engine: Engine, requests: list[GenRequest], stage: str = "", followup: Followup | None = None
@@ -136,6 +141,8 @@ def _run_followups(engine: Engine, chunk, results, followup) -> list[GenResult |
     wanted = [followup(q, r) for q, r in zip(chunk, results, strict=True)]
     idx = [i for i, f in enumerate(wanted) if f is not None]
     got = dict(zip(idx, engine.generate([wanted[i] for i in idx]), strict=True)) if idx else {}
+    for i, result in got.items():
+        result._followup_of = wanted[i]  # the flow keys the cache with it (runtime/calls.py `_save`)
     return [got.get(i) for i in range(len(chunk))]
 
 
@@ -146,4 +153,5 @@ def generate_batch(
 ) -> list[Answer]:
     """The batch on `engine` (the runner's, on the thread pool), or on this worker's engine for `config` (Ray).
     Engine failures come back as `GenResult.error` records; the task itself does not fail on them."""
-    return generate_now(engine or worker_engines.engine(config), requests, stage, followup)
+    # by name, not the set itself: Ray pickles this function by value, with the globals it reads
+    return generate_now(engine or worker_engine(config), requests, stage, followup)
