@@ -309,9 +309,9 @@ class CallRunner:
         sub = CachePlan(keys=plan.keys, hits=plan.hits, to_call=plan.to_call[start : start + len(answers)])
         firsts = [a for a, _ in answers]
         self.cache.save(name, sub, requests, firsts)
-        # A follow-up request is a pure function of its first call, so the flow rebuilds it to key the cache.
+        # A follow-up request is a pure function of its first call: the one the worker sent, else rebuilt here.
         seconds = [
-            (followup(requests[i], first), second)
+            (second._followup_of or followup(requests[i], first), second)
             for i, (first, second) in zip(sub.to_call, answers, strict=True)
             if second is not None
         ]

@@ -81,6 +81,14 @@ class GenResult(BaseModel):
     error: str | None = None
     cached: bool = False
     retries: int = 0  # failed attempts the engine retried (429, 5xx, timeouts, ...) before this result
+    # The follow-up request this result answers, when the worker that sent it says so (tasks/generate.py): the
+    # flow keys the call cache with it instead of rebuilding and re-hashing it. Not content: never stored.
+    _followup_of: GenRequest | None = PrivateAttr(None)
+
+    def __eq__(self, other: object) -> bool:  # the fields only: `_followup_of` is a courtesy, not content
+        if not isinstance(other, GenResult):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
 
     @property
     def ok(self) -> bool:

@@ -26,7 +26,12 @@ from ..schemas.engine import GenRequest, GenResult
 from .migrations import apply_migrations
 
 
-MEMORY_LIMIT = "512MB"  # DuckDB memory cap of a catalog connection ($PREFSYNTH_CATALOG_MEMORY_LIMIT overrides)
+# DuckDB memory cap of a catalog connection ($PREFSYNTH_CATALOG_MEMORY_LIMIT overrides, any DuckDB size or "N%").
+# Its cache is evicted down to the cap, but its primary-key indexes are not: they grow with the catalog (~2.5 M
+# call keys + 1.2 M judgments + 0.6 M pairs after a 1.2 M-judgment build do not fit in 512 MB; DuckDB then
+# fails the build with an out-of-memory error). 1 GB holds that build with a peak RSS under 2 GB
+# (benchmarks/README.md section 2); a bigger catalog needs a bigger cap.
+MEMORY_LIMIT = "1GB"
 
 
 class CatalogError(RuntimeError):
@@ -181,7 +186,7 @@ class Catalog:
                     "key": key,
                     "engine": engine,
                     "request": req.model_dump_json(),
-                    "result": res.model_copy(update={"cached": False}).model_dump_json(),
+                    "result": (res.model_copy(update={"cached": False}) if res.cached else res).model_dump_json(),
                     "created_at": now,
                 }
                 for key, engine, req, res in rows
