@@ -114,7 +114,8 @@ class CallRunner:
 
     def prefetch(self, engine_key: str, requests: list[GenRequest]) -> None:
         """Look up many requests in the call cache in one query, ahead of the groups that will send them (one
-        query per group and stage cost more CPU than the HTTP calls of a 200-prompt build)."""
+        query per group and stage cost more CPU than the HTTP calls of a 200-prompt build). Each answer is held
+        until the `run` that plans its request reads it."""
         name = self.engine_name(engine_key)
         keys = [r.key(name) for r in requests]
         hits = self.cache.store.get_calls(sorted(set(keys)))
@@ -141,6 +142,9 @@ class CallRunner:
         """Like `run`, plus each request's follow-up (see tasks.generate), both through the cache."""
         name = self.engine_name(engine_key)
         plan = self.cache.plan(name, requests, self._known)  # the catalog serialises its readers and writers
+        if self._known:  # a look-ahead answer serves the one plan of its request: held longer, it would grow
+            for key in plan.keys:  # with the build (every cached reply of every chunk)
+                self._known.pop(key, None)
         progress.start(stage, len(requests))
         n_cached = len(requests) - len(plan.to_call)
         progress.advance(stage, n_cached, cached=n_cached)

@@ -162,3 +162,26 @@ def test_replies_not_yet_in_the_cache_survive_a_kill_in_the_journal(tmp_path):
         assert saved[request.key("openai:sim")].completions[0].text == "yes"
         assert not writer.journal.exists()  # everything in it is in the cache now
     assert isinstance(CacheWriter(lambda rows: None).journal, type(None))  # no catalog file, no journal
+
+
+def test_answers_looked_up_ahead_are_let_go_once_their_requests_are_planned():
+    """`prefetch` looks a chunk's requests up at once; each answer is read by the one `run` that plans its request.
+    Kept after that, a build's look-ahead would hold every cached reply of every chunk (a resumed or repeated
+    streaming build: all the sampled texts), so its memory would grow with the build (issue 13 item 4)."""
+    from prefsynth.schemas.engine import Completion, DryRunEngineConfig, GenResult
+    from prefsynth.tasks.generate import EngineSet
+    from tests.fakes import ScriptedEngine
+
+    config = DryRunEngineConfig(model="cached")
+    engine = ScriptedEngine(lambda req, i: "fresh", name="scripted:cached")
+    store = MemoryCallStore()
+    runner = CallRunner(CallCache(store), {"e": config}, batch_size=8, served=EngineSet([(config, engine)]))
+    for chunk in range(2):
+        requests = [GenRequest(prompt=f"chunk {chunk} item {i}") for i in range(5)]
+        store.put_calls([(r.key("scripted:cached"), "scripted:cached", r,
+                          GenResult(completions=[Completion(text=f"cached {r.prompt}")])) for r in requests])
+        runner.prefetch("e", requests)
+        results = runner.run("e", requests, f"chunk {chunk}")
+        assert [r.completions[0].text for r in results] == [f"cached {r.prompt}" for r in requests]
+        assert runner._known == {}  # nothing of this chunk is held for the next
+    assert engine.requests == []  # every answer came from the cache
