@@ -174,7 +174,7 @@ def import_judgments_cmd(
     on_error: OnError = OnErrorOpt,
 ) -> None:
     """Load judgments made elsewhere (reward models, humans, other judges); builds can use them as jurors."""
-    from ..flows.import_judgments import import_judgments
+    from ..storage.import_judgments import import_judgments
 
     try:
         counts = import_judgments(file, catalog_path(catalog), on_error.value)

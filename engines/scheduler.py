@@ -1,4 +1,5 @@
-"""One request scheduler per engine per process: how many requests are in flight, how fast new ones go out.
+"""One request scheduler per engine of a build (a CLI command runs one build per process): how many requests
+are in flight, how fast new ones go out.
 
 A server engine (engines/openai.py) sends every HTTP call through its `Scheduler`, on one event loop per process
 (`run_on_loop`). Whatever sends the requests — one batch, several batches, several stages at once — the engine's

@@ -31,7 +31,7 @@ from ..tasks.judge.imported import imported_samples
 from ..tasks.judge.panel import JuryError, Panel, Verdicts, judge_samples, label, merge, seat
 from ..tasks.preference_tally import PreferenceTally, light
 from ..tasks.sample import collapse_duplicates, sample_request, to_samples
-from .incremental import IncrementalPlan, plan_incremental
+from ..storage.incremental import IncrementalPlan, plan_incremental
 
 
 def read_prompts(config: PreferenceBuildConfig) -> list[Prompt]:

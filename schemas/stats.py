@@ -76,7 +76,7 @@ class Agreement(_Record):
 
 
 class IncrementalStats(_Record):
-    """An incremental build's plan (flows/incremental.py)."""
+    """An incremental build's plan (storage/incremental.py)."""
 
     mode: str  # append | new_only
     prompts_seen_before: int

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..schemas.preference import Prompt
-from ..storage.catalog import Catalog
-from ..storage.versions import get_version, list_versions, seen_prompt_ids, version_rows
+from .catalog import Catalog
+from .versions import get_version, list_versions, seen_prompt_ids, version_rows
 
 IncrementalMode = Literal["off", "append", "new_only"]
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from ..storage.catalog import Catalog
-from ..storage.judgment_files import read_imported_judgments
-from ..storage.records import write_imported
+from .catalog import Catalog
+from .judgment_files import read_imported_judgments
+from .records import write_imported
 
 
 def import_judgments(path: Path | str, catalog_path: Path | str, on_error: str = "fail") -> dict:
