@@ -13,6 +13,7 @@ the build's limits (runtime/budget.py) before every request or batch it sends.
 from __future__ import annotations
 
 import threading
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,9 +67,10 @@ class CallStats:
 
 
 def journal_for(cache: CallCache) -> Path | None:
-    """Where streamed replies wait for the call cache (runtime/stream.py): beside the catalog file, if any."""
+    """Where a runner's streamed replies wait for the call cache (runtime/stream.py): a file of its own beside
+    the catalog file, if any (two builds on one catalog never write or remove each other's)."""
     path = getattr(cache.store, "path", None)
-    return path.with_name(path.name + ".replies.jsonl") if isinstance(path, Path) else None
+    return path.with_name(f"{path.name}.replies.{uuid.uuid4().hex[:12]}.jsonl") if isinstance(path, Path) else None
 
 
 class CallRunner:
@@ -103,8 +105,10 @@ class CallRunner:
         self.close()
 
     def close(self) -> None:
-        """The build is over: close the engines this runner's set built (nothing outlives the build)."""
+        """The build is over: close the engines this runner's set built (nothing outlives the build) and its
+        replies journal."""
         self.served.close()
+        self.writer.close()
 
     def check_errors(self) -> None:
         """Before a version is written: fail when more of the build's calls failed than `max_error_rate` allows."""

@@ -15,6 +15,7 @@ Budgets stay exact: before a request goes out, its calls (two when it may be re-
 
 from __future__ import annotations
 
+import glob
 import itertools
 import json
 import threading
@@ -30,6 +31,10 @@ if TYPE_CHECKING:
     from .calls import CallRunner
 
 SAVE_EVERY_S = 0.05  # a reply waits at most this long in memory before it is written to the call cache
+# Journals of this process's writers still in use: another build on the same catalog (DuckDB lets one process
+# open it) must not take them; any other journal beside the catalog is a killed or failed run's.
+_OPEN_JOURNALS: set[Path] = set()
+_OPEN_LOCK = threading.Lock()
 
 
 class CacheWriter:
@@ -39,8 +44,10 @@ class CacheWriter:
     finds the oldest waiting reply `SAVE_EVERY_S` old writes them all (streams wake at least that often), while
     the other streams go on sending (they never wait for a write in progress). Until its group is written, a
     reply is also in the `journal` (a JSON line beside the catalog, written at once: the OS keeps it when the
-    process is killed); `recover` saves a killed run's journal to the cache, and the journal is emptied whenever
-    everything in it is in the cache. No journal without a catalog file (`journal=None`).
+    process is killed), one file per writer (`<catalog>.replies.<id>.jsonl`); `recover` saves the journals that
+    killed runs left beside the catalog to the cache (not those of writers still open in this process), and a
+    writer's journal is removed whenever everything in it is in the cache. `close` when the build is over. No
+    journal without a catalog file (`journal=None`).
     """
 
     def __init__(self, save: Callable[[list], None], journal: Path | None = None):
@@ -50,13 +57,34 @@ class CacheWriter:
         self._noted = self._saved = 0  # replies journaled, replies written to the cache
         self._lock = threading.Lock()  # guards `rows` and the journal file, held for microseconds
         self._saving = threading.Lock()  # held while one group is written
+        if journal is not None:
+            with _OPEN_LOCK:
+                _OPEN_JOURNALS.add(journal)
+
+    def close(self) -> None:
+        """The build is over: the journal is no longer written (replies not in the cache stay in it, as a
+        kill leaves them, for the next run to save)."""
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+        with _OPEN_LOCK:
+            _OPEN_JOURNALS.discard(self.journal)
 
     def recover(self) -> int:
-        """Save the replies a killed run left in the journal (the cache ignores keys it has); how many."""
-        if self.journal is None or not self.journal.exists():
+        """Save the replies killed runs left in journals beside the catalog (the cache ignores keys it has);
+        how many. A journal still open in this process (another build on the catalog) is left alone."""
+        if self.journal is None:
             return 0
+        catalog = self.journal.name[: self.journal.name.rindex(".replies.")]
+        with _OPEN_LOCK:
+            left = [p for p in sorted(self.journal.parent.glob(glob.escape(catalog) + ".replies*.jsonl"))
+                    if p not in _OPEN_JOURNALS]
+        return sum(self._recover(path) for path in left)
+
+    def _recover(self, journal: Path) -> int:
         rows = []
-        for line in self.journal.read_text(encoding="utf-8").splitlines():
+        for line in journal.read_text(encoding="utf-8").splitlines():
             try:
                 key, name, request, result = json.loads(line)
                 rows.append((key, name, GenRequest.model_validate(request), GenResult.model_validate(result)))
@@ -64,7 +92,7 @@ class CacheWriter:
                 continue  # the line being written at the kill: its request is asked again
         if rows:
             self.save(rows)
-        self.journal.unlink()
+        journal.unlink()
         return len(rows)
 
     def note(self, key: str, name: str, request: GenRequest, result: GenResult) -> None:

@@ -157,6 +157,7 @@ def test_replies_not_yet_in_the_cache_survive_a_kill_in_the_journal(tmp_path):
         writer.note(request.key("openai:sim"), "openai:sim", request, result)  # as the engine hands it over
         writer.add(request.key("openai:sim"), "openai:sim", request, result)  # not flushed: the process dies here
         assert writer.journal.exists() and not catalog.get_calls([request.key("openai:sim")])
+        writer.close()  # what the kill does to it: the file is closed, its lines stay (an open one is a live build's)
         CallRunner(CallCache(catalog), {}, batch_size=8)  # the rerun's runner
         saved = catalog.get_calls([request.key("openai:sim")])
         assert saved[request.key("openai:sim")].completions[0].text == "yes"
@@ -185,3 +186,37 @@ def test_answers_looked_up_ahead_are_let_go_once_their_requests_are_planned():
         assert [r.completions[0].text for r in results] == [f"cached {r.prompt}" for r in requests]
         assert runner._known == {}  # nothing of this chunk is held for the next
     assert engine.requests == []  # every answer came from the cache
+
+
+def test_a_second_build_on_the_catalog_leaves_the_first_ones_journal_alone(tmp_path):
+    """Two builds at once on one catalog (threads of one process: DuckDB lets one process open it). The second
+    one's runner must not take the first one's journal while that build still writes it: a kill after that
+    still loses only the requests in flight. The rerun (a new process) saves every reply that was back."""
+    import subprocess
+    import sys
+
+    from prefsynth.schemas.engine import Completion, GenResult
+    from prefsynth.storage.catalog import Catalog
+
+    path = tmp_path / "c.duckdb"
+    requests = [GenRequest(prompt=f"reply {i}", max_tokens=8) for i in range(2)]
+    keys = [r.key("openai:sim") for r in requests]
+
+    def back(writer, i: int) -> None:  # a reply the engine handed over, not flushed to the cache yet
+        result = GenResult(completions=[Completion(text=f"yes {i}", completion_tokens=1)])
+        writer.note(keys[i], "openai:sim", requests[i], result)
+        writer.add(keys[i], "openai:sim", requests[i], result)
+
+    catalog = Catalog(path)
+    first = CallRunner(CallCache(catalog), {}, batch_size=8).writer
+    back(first, 0)
+    CallRunner(CallCache(catalog), {}, batch_size=8)  # a second build on the catalog starts meanwhile
+    back(first, 1)
+    catalog.close()  # the process is killed here: nothing more reaches the cache
+    rerun = ("import sys; from prefsynth.engines.cache import CallCache; from prefsynth.runtime.calls import "
+             "CallRunner; from prefsynth.storage.catalog import Catalog\n"
+             "with Catalog(sys.argv[1]) as c: CallRunner(CallCache(c), {}, batch_size=8)")
+    subprocess.run([sys.executable, "-c", rerun, str(path)], check=True)
+    with Catalog(path) as catalog:
+        saved = catalog.get_calls(keys)
+    assert sorted(r.completions[0].text for r in saved.values()) == ["yes 0", "yes 1"]
