@@ -122,7 +122,8 @@ class Staging:
         if "filter_decisions" in self._tables:
             self.catalog.query(f'INSERT INTO filter_decisions SELECT ? AS name, ? AS version, * '
                                f'FROM "{self._tables["filter_decisions"]}"', [name, version])
-        self.drop()
+        for staged in self._tables.values():  # still named here: a rollback brings them back for `drop`
+            self.catalog.query(f'DROP TABLE IF EXISTS "{staged}"')
 
     def drop(self) -> None:
         for staged in self._tables.values():

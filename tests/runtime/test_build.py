@@ -119,3 +119,21 @@ def test_stored_stats_are_json(tmp_path):
         build.commit(FIGURES)
     with duckdb.connect(str(tmp_path / "c.duckdb"), read_only=True) as con:
         assert json.loads(con.execute("SELECT stats FROM dataset_versions").fetchone()[0])["pairs"] == 0
+
+
+def test_a_commit_that_fails_in_its_transaction_leaves_no_staging(tmp_path, monkeypatch):
+    """The version's transaction rolls back (here: a failure at its last moment, as a write conflict with another
+    build at COMMIT would): no version, and the staging tables the rollback brought back are dropped with the
+    build, not left in the file (a whole build's records) for the next build to find."""
+    def fail(name: str) -> None:
+        raise RuntimeError("the transaction failed")
+
+    monkeypatch.setattr("prefsynth.runtime.build.pause_point", fail)
+    with pytest.raises(RuntimeError, match="transaction failed"):
+        with BuildContext(Cfg(), str(tmp_path / "c.duckdb"), "preference") as build:
+            build.stage("prompts", prompts(3))
+            build.add_rows([p.id for p in prompts(3)])
+            build.commit(FIGURES)
+    counts = tables(tmp_path / "c.duckdb")
+    assert counts["dataset_versions"] == counts["dataset_rows"] == 0
+    assert not [t for t in counts if t.startswith(PREFIX)]
