@@ -43,11 +43,13 @@ class Readings:
 
     def add(self, pair_votes: list[list[Vote]]) -> None:
         for votes in pair_votes:
-            for v in votes:
-                col = self.columns.get((v.judge, v.slot))
+            # one reading per reader and pair, the last, as `jury_agreement` reads them (imported judgments can
+            # hold two of one judge in one order): a second append would shift every later pair of the column
+            for reader, margin in {(v.judge, v.slot): v.margin for v in votes}.items():
+                col = self.columns.get(reader)
                 if col is None:  # a new reader: missing on every earlier pair
-                    col = self.columns[(v.judge, v.slot)] = array("d", [math.nan] * self.n)
-                col.append(math.nan if v.margin is None else v.margin)
+                    col = self.columns[reader] = array("d", [math.nan] * self.n)
+                col.append(math.nan if margin is None else margin)
             self.n += 1
             for col in self.columns.values():  # a juror without a reading on this pair: missing
                 if len(col) < self.n:
