@@ -319,7 +319,7 @@ class CallRunner:
         self.cache.save(name, sub, requests, firsts)
         # A follow-up request is a pure function of its first call: the one the worker sent, else rebuilt here.
         seconds = [
-            (second._followup_of or followup(requests[i], first), second)
+            (second.answers() or followup(requests[i], first), second)
             for i, (first, second) in zip(sub.to_call, answers, strict=True)
             if second is not None
         ]

@@ -142,7 +142,7 @@ def _run_followups(engine: Engine, chunk, results, followup) -> list[GenResult |
     idx = [i for i, f in enumerate(wanted) if f is not None]
     got = dict(zip(idx, engine.generate([wanted[i] for i in idx]), strict=True)) if idx else {}
     for i, result in got.items():
-        result._followup_of = wanted[i]  # the flow keys the cache with it (runtime/calls.py `_save`)
+        result.answering(wanted[i])  # the flow keys the cache with it (runtime/calls.py `_save`)
     return [got.get(i) for i in range(len(chunk))]
 
 
