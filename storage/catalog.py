@@ -164,34 +164,44 @@ class Catalog:
         return _Transaction(self)
 
     # -- call cache store (engines.cache.CallStore) ---------------------------------------------------------
+    # Stored keys are the first 128 bits of `GenRequest.key` (migration m010_call_keys).
+    _STORED_KEY = "('0x' || left({}, 32))::UHUGEINT"
+
     def get_calls(self, keys: list[str]) -> dict[str, GenResult]:
         if not keys:
             return {}
+        stored = self._STORED_KEY.format("k.key")
         with self._lock, _naming_corruption(self.path):
             self.con.register("_keys", pa.table({"key": keys}))
             try:
                 rows = self.con.execute(
-                    "SELECT c.key, c.result FROM llm_calls c JOIN _keys k ON c.key = k.key"
+                    f"SELECT k.key, c.result FROM _keys k JOIN llm_calls c ON c.key = {stored}"
                 ).fetchall()
             finally:
                 self.con.unregister("_keys")
         return {k: GenResult.model_validate_json(v) for k, v in rows}
 
     def put_calls(self, rows: list[tuple[str, str, GenRequest, GenResult]]) -> None:
-        now = datetime.now(timezone.utc)
-        self.insert_rows(
-            "llm_calls",
-            [
-                {
-                    "key": key,
-                    "engine": engine,
-                    "request": req.model_dump_json(),
-                    "result": (res.model_copy(update={"cached": False}) if res.cached else res).model_dump_json(),
-                    "created_at": now,
-                }
-                for key, engine, req, res in rows
-            ],
-        )
+        """Save calls; a key saved already keeps its first answer. Columns are built directly (no row dicts)."""
+        if not rows:
+            return
+        incoming = pa.table({
+            "key": [key for key, _, _, _ in rows],
+            "engine": [engine for _, engine, _, _ in rows],
+            "request": [req.model_dump_json() for _, _, req, _ in rows],
+            "result": [(res.model_copy(update={"cached": False}) if res.cached else res).model_dump_json()
+                       for _, _, _, res in rows],
+        })
+        with self._lock, _naming_corruption(self.path):
+            self.con.register("_incoming", incoming)
+            try:
+                self.con.execute(
+                    "INSERT OR IGNORE INTO llm_calls (key, engine, request, result, created_at) "
+                    f"SELECT {self._STORED_KEY.format('key')}, engine, request, result, ? FROM _incoming",
+                    [datetime.now(timezone.utc)],
+                )
+            finally:
+                self.con.unregister("_incoming")
 
 
 class _Transaction:

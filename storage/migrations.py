@@ -141,6 +141,21 @@ M009_PREFIX_VERDICT = """
 ALTER TABLE prefix_values ADD COLUMN verdict VARCHAR;
 """
 
+# The call cache's key as its first 128 bits (UHUGEINT), not 64 hex characters: `llm_calls`' primary-key index
+# is held in memory whole (DuckDB cannot evict it) and grows with every call ever made; as text it took ~112
+# bytes a key and made each insert 2.7x dearer. Keys are still `GenRequest.key` hex digests in Python
+# (storage/catalog.py converts); a copy keeps the rows in their order (benchmarks/engine_overhead.py replays them).
+M010_CALL_KEYS = """
+CREATE TABLE llm_calls_v2 (
+    key UHUGEINT PRIMARY KEY, engine VARCHAR NOT NULL, request JSON NOT NULL, result JSON NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL
+);
+INSERT INTO llm_calls_v2 SELECT ('0x' || left(key, 32))::UHUGEINT, engine, request, result, created_at
+    FROM llm_calls ORDER BY rowid;
+DROP TABLE llm_calls;
+ALTER TABLE llm_calls_v2 RENAME TO llm_calls;
+"""
+
 # (name, SQL) in the order they apply. Append only.
 MIGRATIONS: list[tuple[str, str]] = [
     ("m001_initial", M001_INITIAL),
@@ -152,6 +167,7 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("m007_rationale_order", M007_RATIONALE_ORDER),
     ("m008_jury_confidence", M008_JURY_CONFIDENCE),
     ("m009_prefix_verdict", M009_PREFIX_VERDICT),
+    ("m010_call_keys", M010_CALL_KEYS),
 ]
 
 
