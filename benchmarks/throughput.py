@@ -79,6 +79,9 @@ class StageClock:
         self._lock = threading.Lock()
         self.current: list[str] = []
         self.rss: dict[str, float] = {}
+        self.duckdb_at_peak: dict[str, float] = {}  # DuckDB's own memory (MB by tag) when RSS peaked
+        self.duckdb_peak: dict[str, float] = {}  # each tag's own peak (MB)
+        self.duckdb = None  # a cursor on the build's database (set by main): a connection of its own
 
     # prefsynth.progress.Listener
     def start(self, stage: str, total: int) -> None:
@@ -114,13 +117,30 @@ class StageClock:
         setattr(module, attr, timed)
 
     def sample_rss(self, stop: threading.Event, every_s: float = 0.1) -> None:
-        """Peak resident memory (MB) seen while each wrapped step ran (sampled from /proc/self/statm)."""
+        """Peak resident memory (MB) seen while each wrapped step ran (sampled from /proc/self/statm), and how
+        much of it DuckDB said it held (`duckdb_memory()`, read every second)."""
         page_mb = os.sysconf("SC_PAGE_SIZE") / 2**20
+        peak, ticks = 0.0, 0
         while not stop.wait(every_s):
             with open("/proc/self/statm") as f:
                 rss = int(f.read().split()[1]) * page_mb
             label = self.current[-1] if self.current else "outside the flow steps"
             self.rss[label] = max(self.rss.get(label, 0.0), rss)
+            ticks += 1
+            if self.duckdb is not None and (rss > peak or ticks % int(1 / every_s) == 0):
+                tags = self._duckdb_memory()
+                for tag, mb in tags.items():
+                    self.duckdb_peak[tag] = max(self.duckdb_peak.get(tag, 0.0), mb)
+                if rss > peak:
+                    self.duckdb_at_peak = tags
+            peak = max(peak, rss)
+
+    def _duckdb_memory(self) -> dict[str, float]:
+        rows = self.duckdb.execute("SELECT tag, memory_usage_bytes FROM duckdb_memory() "
+                                   "WHERE memory_usage_bytes > 0").fetchall()
+        tags = {tag: round(b / 2**20, 1) for tag, b in rows}
+        tags["total"] = round(sum(b for _, b in rows) / 2**20, 1)
+        return tags
 
 
 
@@ -175,10 +195,12 @@ def main(argv=None) -> dict:
         progress.install(clock)
         stop = threading.Event()
         sampler = threading.Thread(target=clock.sample_rss, args=(stop,), daemon=True)
-        sampler.start()
+        load_before = os.getloadavg()
         t0 = time.perf_counter()
         try:
-            with open_waiting(catalog):  # as the CLI does: the catalog is held for the whole build
+            with open_waiting(catalog) as held:  # as the CLI does: the catalog is held for the whole build
+                clock.duckdb = held.con.cursor()
+                sampler.start()
                 summary = summary_of(preference.preference_build(cfg, str(catalog)))
         finally:
             stop.set()
@@ -188,6 +210,7 @@ def main(argv=None) -> dict:
                 setattr(owner, attr, fn)
         t_end = time.perf_counter()
         runs.append(report(clock, summary, t0, t_end))
+        runs[-1]["load_avg_before"] = [round(x, 2) for x in load_before]
         print(json.dumps(runs[-1], indent=2))
 
     result = {
@@ -228,6 +251,8 @@ def report(clock: StageClock, summary: dict, t0: float, t_end: float) -> dict:
         "judgments_per_s": round(judgments / flow_s, 1),
         "stages_s": stages,
         "peak_rss_mb_by_step": {k: round(v) for k, v in clock.rss.items()},
+        "duckdb_mb_at_peak_rss": clock.duckdb_at_peak,
+        "duckdb_peak_mb_by_tag": clock.duckdb_peak,
     }
 
 
