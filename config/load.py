@@ -9,6 +9,7 @@ kind needs no entry here.
 
 from __future__ import annotations
 
+import re
 import typing
 from functools import cache
 from pathlib import Path
@@ -61,14 +62,29 @@ def _describe(path: Path, text: str, data: dict, exc: ValidationError, tags: fro
     lines = []
     for err in exc.errors():
         loc = _yaml_loc(data, err["loc"], tags)
+        msg = err["msg"].removeprefix("Value error, ")
+        named = _named_field(data, msg) if not loc else None
+        if named is not None:  # a check across fields that names its field: on that field's line
+            line = _line_of(text, named)
+            lines.append(f"{path}:{line}: {msg}" if line else f"{path}: {msg}")
+            continue
         field = ".".join(str(p) for p in loc) or "(top level)"
         line = _line_of(text, loc)
         where = f"{path}:{line}" if line else str(path)
-        msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
         lines.append(f"{where}: field '{field}': {msg}")
     return "\n".join(lines)
+
+
+def _named_field(data: dict, msg: str) -> list | None:
+    """The YAML location of the field a model-level check names first (`policies.0.engine: no engine named
+    'x'`: such errors have no location of their own), when the config has that key; else None."""
+    head, sep, _ = msg.partition(": ")
+    if not sep or not re.fullmatch(r"[A-Za-z_]\w*(\.\w+)*", head):
+        return None
+    loc = [int(p) if p.isdigit() else p for p in head.split(".")]
+    return loc if isinstance(data, dict) and loc[0] in data else None
 
 
 def _yaml_loc(data: Any, loc: tuple, tags: frozenset[str]) -> list:
