@@ -27,6 +27,7 @@ from ..schemas.engine import EngineConfig, GenRequest, GenResult
 from ..tasks.generate import Answer, EngineSet, Followup
 from .budget import BudgetExceeded, BuildStopped, RunLimits, TooManyErrors
 from .scaleout import batch_returned, submit_batch
+from .shared import InFlight
 from .stream import CacheWriter, stream_calls
 
 
@@ -97,6 +98,7 @@ class CallRunner:
         self.writer = CacheWriter(self.save_rows, journal_for(cache))  # streamed replies on their way to the cache
         self.writer.recover()  # a killed run's last replies, before anything is sent
         self._streams = 0  # streams running now (the last one to end saves what is left)
+        self.in_flight = InFlight()  # requests a stream is sending, which other streams wait for
 
     def __enter__(self) -> CallRunner:
         return self
@@ -176,13 +178,18 @@ class CallRunner:
         return [(r, later.get(i) if r.cached else fresh_second.get(plan.keys[i])) for i, r in enumerate(firsts)]
 
     def _stream(self, engine, engine_key, name, plan, requests, stage, followup) -> list[Answer]:
-        """The misses through the engine's scheduler, one request at a time (runtime/stream.py)."""
+        """The misses through the engine's scheduler, one request at a time (runtime/stream.py); a request another
+        stream is sending already is waited for, not sent again (runtime/shared.py)."""
         todo = [(plan.keys[i], requests[i]) for i in plan.to_call]
+        send, owned, theirs = self.in_flight.claim(todo, followup)
+        answers: dict[int, Answer] = {}
         with self._lock:
             self._streams += 1
         try:
-            answers, sent = stream_calls(self, engine, engine_key, name, todo, stage, followup)
+            got, sent = stream_calls(self, engine, engine_key, name, [todo[p] for p in send], stage, followup)
+            answers = {p: a for p, a in zip(send[:sent], got, strict=False)}
         finally:
+            self.in_flight.publish(todo, owned, answers)
             with self._lock:
                 self._streams -= 1
                 last = self._streams == 0
@@ -190,12 +197,19 @@ class CallRunner:
                 self.writer.flush()  # no stream left to save the last replies soon
         if self.stop is not None:
             raise self.stop
-        if sent < len(todo):
+        if sent < len(send):
             with self._lock:
-                self._budget_at = (stage, sent, len(todo))
-                self.stop = BudgetExceeded(self.limits.budget_message(self.stats, stage, sent, len(todo)))
+                self._budget_at = (stage, sent, len(send))
+                self.stop = BudgetExceeded(self.limits.budget_message(self.stats, stage, sent, len(send)))
             raise self.stop
-        return answers
+        for pos, claim in theirs.items():
+            answers[pos] = self.in_flight.wait(claim) or self._stopped()
+            progress.advance(stage, 1)  # answered, by a call the other stream counts
+        return [answers[p] for p in range(len(todo))]
+
+    def _stopped(self):
+        """A request another stream was sending never came back: that stream's build stopped."""
+        raise self.stop or BuildStopped("stopped: a request shared with another stage was never answered")
 
     def final_stop(self) -> BuildStopped | None:
         """Why the build stopped, told once every stream has landed (the spending then is final)."""
