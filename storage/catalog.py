@@ -212,7 +212,11 @@ class _Transaction:
 
     def __enter__(self):
         self.catalog._lock.acquire()
-        self.catalog.con.execute("BEGIN TRANSACTION")
+        try:
+            self.catalog.con.execute("BEGIN TRANSACTION")
+        except BaseException:  # no transaction began, so __exit__ will not run: release here or no thread gets in
+            self.catalog._lock.release()
+            raise
         return self.catalog
 
     def __exit__(self, exc_type, exc, tb):

@@ -4,8 +4,10 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from prefsynth.engines.cache import CallCache
@@ -137,3 +139,30 @@ def test_a_corrupted_catalog_is_named_and_exits_non_zero_without_a_traceback(tmp
             assert done.returncode == 1, (damage, command, done.returncode, done.stderr)
             assert "Traceback" not in done.stderr and f"catalog {path} is corrupt" in err, (damage, command, err)
         assert path.read_bytes() == data  # nothing was written to it
+
+
+def _lock_free_for_another_thread(cat: Catalog) -> bool:
+    taken = []
+
+    def take():
+        if cat._lock.acquire(timeout=5):
+            taken.append(True)
+            cat._lock.release()
+
+    other = threading.Thread(target=take)
+    other.start()
+    other.join()
+    return taken == [True]
+
+
+@pytest.mark.parametrize("break_begin", [lambda cat: cat.con.execute("BEGIN TRANSACTION"), lambda cat: cat.con.close()],
+                         ids=["transaction already open", "connection closed"])
+def test_a_transaction_that_cannot_begin_releases_the_lock(tmp_path, break_begin):
+    """Review: `_Transaction.__enter__` took the catalog's lock, then ran BEGIN; when BEGIN raised, `__exit__`
+    never ran and the lock stayed held, so every other thread using the catalog blocked forever."""
+    with Catalog(tmp_path / "c.duckdb") as cat:
+        break_begin(cat)
+        with pytest.raises(duckdb.Error):
+            with cat.transaction():
+                pass
+        assert _lock_free_for_another_thread(cat)
