@@ -52,8 +52,10 @@ def position_swap(pair: PreferencePair, ctx: FilterContext) -> tuple[bool, str]:
     """Keep iff every juror that judged both orders names the same winner (or a tie) in both.
 
     Position bias is the best-documented failure of LLM judges (Zheng et al. 2023, MT-Bench; Wang et al. 2023,
-    "Large Language Models are not Fair Evaluators"). Jurors with a failed order are not checked, but at least one
-    juror must be checked; pointwise ratings have no order and pass.
+    "Large Language Models are not Fair Evaluators"). Jurors with a failed order are not checked, nor are jurors
+    that abstained in an order the way the jury reads them (a score difference below the juror's `abstain_below`):
+    an abstention is unknown, neither a flip nor a consistent order. At least one juror must be checked;
+    pointwise ratings have no order and pass.
 
     A pair whose chosen response a verifier juror checked correct, against a wrong rejected one, passes: its
     label stands on the checked answers, which no presentation order changes, so an LLM juror's flip there is
@@ -64,6 +66,7 @@ def position_swap(pair: PreferencePair, ctx: FilterContext) -> tuple[bool, str]:
     ordered = [ctx.judgments[j] for j in pair.judgment_ids if ctx.judgments[j].second_id is not None]
     if not ordered:
         return True, "no order to swap (pointwise scores)"
+    signs = _order_signs(pair, ordered, ctx)
     by_judge: dict[str, list[Judgment]] = {}
     for j in ordered:
         by_judge.setdefault(j.judge, []).append(j)
@@ -75,7 +78,10 @@ def position_swap(pair: PreferencePair, ctx: FilterContext) -> tuple[bool, str]:
         if failed:
             failure = failure or failed[0].status
             continue
-        if len({_sign(j.margin_for(pair.chosen_id) or 0) for j in js}) > 1:
+        if any(signs[j.id] is None for j in js):  # abstained in an order: unknown, neither a flip nor a check
+            failure = failure or "abstained"
+            continue
+        if len({signs[j.id] for j in js}) > 1:
             return False, "verdict flips when the order is swapped"
         checked += 1
     if checked:
@@ -83,6 +89,14 @@ def position_swap(pair: PreferencePair, ctx: FilterContext) -> tuple[bool, str]:
     if failure:
         return False, f"no verdict in one order ({failure})"
     return False, "judged in one order only"
+
+
+def _order_signs(pair: PreferencePair, ordered: list[Judgment], ctx: FilterContext) -> dict[str, int | None]:
+    """Each ordered judgment's side (+1 chosen, 0 tie, −1 rejected) read the way the jury reads it (votes_for:
+    score range and `abstain_below`), so a reading the jury takes for an abstention is None (unknown) here too."""
+    x, y = ctx.samples[pair.chosen_id], ctx.samples[pair.rejected_id]
+    return {v.judgment_ids[0]: None if v.margin is None else _sign(v.margin)
+            for v in votes_for(x, y, ordered, ctx.jury)}
 
 
 def drop_ties(pair: PreferencePair, ctx: FilterContext) -> tuple[bool, str]:

@@ -10,7 +10,7 @@ from prefsynth.schemas.stages import (
 from prefsynth.tasks.filter_dataset import near_duplicate_prompts, ranking_taus
 from prefsynth.tasks.filter_rules import agreement, length_bias, position_swap, strength
 from prefsynth.tasks.filters import FilterContext, filter_pairs, funnel
-from prefsynth.tasks.judge.jury import aggregate
+from prefsynth.tasks.judge.jury import Jury, JurorSpec, aggregate
 
 
 def sample(sid, text=None, prompt="p1"):
@@ -42,6 +42,23 @@ def test_position_swap_checks_each_juror_that_judged_both_orders():
     ]:
         pair = aggregate(X, Y, js)
         assert position_swap(pair, ctx([X, Y], js)) == expected
+
+
+def test_position_swap_reads_an_abstaining_reward_model_as_unknown_not_a_flip():
+    # An imported reward model in both orders: x by 0.01, then (y shown first) y by 0.005. Under its
+    # abstain_below 0.05 the jury reads both as no vote; the swap check must not read their signs as a flip.
+    rm = [j("r1", "RM", "x", "y", scores=(0.51, 0.50)), j("r2", "RM", "y", "x", scores=(0.505, 0.50))]
+    consistent = [j("a1", "A", "x", "y", "A>B"), j("a2", "A", "y", "x", "B>A")]
+    jury = Jury.of([JurorSpec("RM", None, 1.0, 0.05)])
+    for js, expected in [
+        (consistent + rm, (True, "same winner in both orders")),  # the LLM juror is the one checked
+        (rm, (False, "no verdict in one order (abstained)")),  # nobody checked: unknown, not a flip
+    ]:
+        pair = aggregate(X, Y, js, jury)
+        assert position_swap(pair, ctx([X, Y], js, jury=jury)) == expected
+    # Above its threshold the same differences are votes, and they do flip with the order.
+    pair = aggregate(X, Y, rm)
+    assert position_swap(pair, ctx([X, Y], rm)) == (False, "verdict flips when the order is swapped")
 
 
 def test_agreement_threshold():
