@@ -35,7 +35,8 @@ class RationalizeConfig(BuildConfig):
     k: int = Field(4, ge=2, le=64, description="Judgments sampled per item (one request with n=k)")
     reference: Literal["auto", "gold", "verifier", "consensus"] = Field(
         "auto", description="What decides a judgment is right: auto = gold label if present, else the verifier "
-        "if the item has a gold_answer, else the consensus of the k judgments",
+        "if the item has a gold_answer and it tells the answers apart (one right, one wrong), else the consensus "
+        "of the k judgments; verifier = the verifier only (no reference when it cannot decide)",
     )
     min_consensus_margin: float = Field(
         0.5, ge=0.0, le=1.0,

@@ -74,13 +74,19 @@ def show(config: Any, inputs: list[RationaleInput], checker) -> list[Shown]:
 
 
 def known_reference(config: Any, item: RationaleInput, checker) -> Reference | None:
-    """The gold label's or the verifier's reference, in the input's order; None when it is not one of those."""
+    """The gold label's or the verifier's reference, in the input's order; None when the judgments decide.
+
+    In `auto` mode a verifier that cannot decide (both answers right, both wrong, an unknown check) is no
+    reference, so the item goes on to the consensus like an item without a gold_answer (DESIGN §5: the gold
+    label or the consensus; the verifier is the gold of math items); `verifier` mode leaves it with none."""
     mode = config.reference
     if mode in ("auto", "gold") and item.label:
         return Reference("A" if item.label == "A>B" else "B", "gold")
     if mode in ("auto", "verifier") and item.gold_answer is not None:
         a, b = (checker.check(text, item.gold_answer) for text in (item.response_a, item.response_b))
-        return verifier_reference(_correct(a.status), _correct(b.status))
+        ref = verifier_reference(_correct(a.status), _correct(b.status))
+        if ref.winner is not None or mode == "verifier":
+            return ref
     return None
 
 
