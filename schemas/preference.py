@@ -139,8 +139,9 @@ class PreferencePair(BaseModel):
     chosen response (negative when the majority and μ disagree); `margin_std` is σ of the votes;
     `chosen_share`/`rejected_share` the weighted shares of voting jurors for each side; `agreement` the share
     of the label's category (chosen side, or tie votes for a tie). `n_parsed` counts the readings (a juror in
-    one order, or its ratings) that gave a vote. `chosen_score`/`rejected_score` are mean ratings when jurors
-    gave scores. `consistency` is C = (τ + 1)/2 of the `rank_consistency` filter (None: not computed).
+    one order, or its ratings) that gave a vote. `chosen_score`/`rejected_score` are the mean of the scores
+    jurors gave, each in its juror's own units (mixed scales are not rescaled: jury.py `_all_scores`).
+    `consistency` is C = (τ + 1)/2 of the `rank_consistency` filter (None: not computed).
     `confidence` is the jury's probability that `chosen_id` is the better response, from the `aggregation` that
     labelled the pair ("majority": the chosen side's weighted vote share, 0.5 for a tie; "dawid_skene"; "fitted");
     None when no juror voted (rows stored before migration m008 have both None).

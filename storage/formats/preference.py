@@ -75,7 +75,8 @@ def _trl_row(r: dict, conversational: bool) -> dict:
         "prompt_id": r["prompt_id"],
         "chosen_model": r["chosen_model"],
         "rejected_model": r["rejected_model"],
-        # Mean ratings from pointwise (or scoring) jurors; pairwise verdicts alone give no absolute rating.
+        # Mean of the scoring jurors' scores in their own units (a verifier's 1/0 included; mixed scales are
+        # averaged as they are: see docs/judging.md); pairwise verdicts alone give no absolute rating.
         "chosen_rating": r["chosen_score"],
         "rejected_rating": r["rejected_score"],
         "margin": _reward_margin(r["margin"], r["vote_scale"]),

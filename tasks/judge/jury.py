@@ -114,7 +114,14 @@ def aggregate(x: Sample, y: Sample, judgments: list[Judgment], jury: Jury | None
 
 
 def _all_scores(judgments: list[Judgment], sample_id: str) -> float | None:
-    """Mean of every rating the jury gave this response (pointwise, debate and imported scores alike)."""
+    """Mean of every score the jury gave this response in the pair's judgments — pointwise ratings, debate
+    scores, imported scores and a verifier's 1/0 alike — each in its juror's own units, never rescaled.
+
+    Known limitation (docs/judging.md): meaningful only when every scoring juror scores on one scale. A jury
+    that mixes scales averages across them (a verifier's 1/0 with a 1–10 rubric's 9 and 7 gives 5.0 and 3.5),
+    and a juror that failed on a pair drops out of that pair's mean only. Not rescaled here because nothing
+    stores a rating's scale (m006's `vote_scale` names the vote's) and pair ids do not depend on ratings, so a
+    new rule would leave pairs already stored under the same ids (INSERT OR IGNORE) with the old values."""
     scores = []
     for j in judgments:
         if j.first_id == sample_id and j.score_a is not None:
