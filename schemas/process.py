@@ -9,7 +9,7 @@ MC > threshold and progress (MC(after) - MC(before)) labels are all derived at e
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -87,12 +87,22 @@ class Solution(BaseModel):
                    final_answer=final_answer, correct=_CORRECT_BY_STATUS[check_status], check_status=check_status)
 
 
+def split_id(ends: Sequence[int]) -> str:
+    """Identity of one way of cutting a solution into steps: the offsets where its steps end (the solution's text
+    is fixed by its id, so these fix every step's text). Two builds may cut one solution differently (another
+    `step_separator`, or an OmegaPRM path whose continuation began with blank lines): their steps are stored
+    side by side under their split ids (m011_step_splits)."""
+    return content_id("split", list(ends))
+
+
 class Step(BaseModel):
     """One step of a solution: `solution.text[start:end] == text`, separator included, so that the steps of a
-    solution concatenate back to its text exactly and `"".join(steps[:i])` is the prefix sent to the policy."""
+    solution concatenate back to its text exactly and `"".join(steps[:i])` is the prefix sent to the policy.
+    `split_id` names the split the step is part of (`split_id` of all its steps' ends: tasks/steps.py)."""
 
     model_config = _RECORD
     solution_id: str
+    split_id: str
     index: int = Field(ge=0)
     text: str
     start: int = Field(ge=0)
@@ -278,7 +288,8 @@ class LabelledSolution(BaseModel):
     """One row of a stepwise dataset: a solution's step labels from one method.
 
     `labels` need not cover every step (OmegaPRM labels the prefixes it estimated); export derives the rest:
-    steps before `first_error` are correct, steps from it on are not.
+    steps before `first_error` are correct, steps from it on are not. `split_id` names the steps the labels are
+    on (stored with them; None: labelled before m011_step_splits, or not from stored steps).
     """
 
     model_config = _RECORD
@@ -288,10 +299,16 @@ class LabelledSolution(BaseModel):
     n_steps: int = Field(ge=1)
     labels: tuple[StepLabel, ...]
     first_error: int | None
+    split_id: str | None = None
 
     @classmethod
-    def create(cls, solution_id: str, method: LabelMethod, n_steps: int, labels: tuple[StepLabel, ...]) -> LabelledSolution:
+    def create(cls, solution_id: str, method: LabelMethod, n_steps: int, labels: tuple[StepLabel, ...],
+               split_id: str | None = None, named_split: bool = False) -> LabelledSolution:
+        """`named_split`: the split is part of the row's id, so the same counts on two splits are two rows (and
+        two content hashes). Every split but the one the default separator gives the text is named
+        (tasks/steps.py `is_default_split`): rows on that one keep the ids they had before m011_step_splits."""
         key = [(lb.step_index, lb.n_correct, lb.n_rollouts, lb.parent_mc, *([lb.verdict] if lb.verdict else []))
                for lb in labels]
-        return cls(id=content_id("labelled", solution_id, method, key), solution_id=solution_id, method=method,
-                   n_steps=n_steps, labels=labels, first_error=first_error_index(list(labels)))
+        parts = [solution_id, method, key, *([split_id] if named_split else [])]
+        return cls(id=content_id("labelled", *parts), solution_id=solution_id, method=method, n_steps=n_steps,
+                   labels=labels, first_error=first_error_index(list(labels)), split_id=split_id)

@@ -156,6 +156,25 @@ DROP TABLE llm_calls;
 ALTER TABLE llm_calls_v2 RENAME TO llm_calls;
 """
 
+# Steps by split (review finding): `steps` was keyed by (solution_id, idx) and a second insert of a key was
+# ignored, so two builds that cut one solution differently (another `step_separator`) left a mix of both splits
+# that every version's export then read. Now a solution's steps are stored once per split, keyed by the split's
+# id (schemas/process.py `split_id`: a hash of where the steps end), and each labelling row names its split.
+# Old rows: their steps are copied with split_id '' ("stored before m011": for each solution, the steps as the
+# old key kept them, the first insert of each index winning), which no new build writes; old `step_labels` rows
+# have split_id NULL and read those steps, exactly what their exports read before. A catalog that met the bug
+# keeps its mix there: nothing recorded which split old labels were made on.
+M011_STEP_SPLITS = """
+CREATE TABLE steps_v2 (
+    solution_id VARCHAR NOT NULL, split_id VARCHAR NOT NULL, idx INTEGER NOT NULL, text VARCHAR NOT NULL,
+    start INTEGER NOT NULL, "end" INTEGER NOT NULL, PRIMARY KEY (solution_id, split_id, idx)
+);
+INSERT INTO steps_v2 SELECT solution_id, '', idx, text, start, "end" FROM steps ORDER BY rowid;
+DROP TABLE steps;
+ALTER TABLE steps_v2 RENAME TO steps;
+ALTER TABLE step_labels ADD COLUMN split_id VARCHAR;
+"""
+
 # (name, SQL) in the order they apply. Append only.
 MIGRATIONS: list[tuple[str, str]] = [
     ("m001_initial", M001_INITIAL),
@@ -168,6 +187,7 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("m008_jury_confidence", M008_JURY_CONFIDENCE),
     ("m009_prefix_verdict", M009_PREFIX_VERDICT),
     ("m010_call_keys", M010_CALL_KEYS),
+    ("m011_step_splits", M011_STEP_SPLITS),
 ]
 
 

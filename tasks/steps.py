@@ -7,10 +7,11 @@ the first step; trailing whitespace after the last separator belongs to the last
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 
-from ..schemas.process import DEFAULT_STEP_SEPARATOR, Step
+from ..schemas.process import DEFAULT_STEP_SEPARATOR, Step, split_id
 
 
 def step_spans(text: str, separator: str = DEFAULT_STEP_SEPARATOR) -> list[tuple[int, int]]:
@@ -38,20 +39,28 @@ def split_steps(text: str, separator: str = DEFAULT_STEP_SEPARATOR) -> list[str]
 
 def make_steps(solution_id: str, text: str, separator: str = DEFAULT_STEP_SEPARATOR) -> list[Step]:
     """`Step` records of a solution text."""
+    spans = step_spans(text, separator)
+    split = split_id([b for _, b in spans])
     return [
-        Step(solution_id=solution_id, index=i, text=text[a:b], start=a, end=b)
-        for i, (a, b) in enumerate(step_spans(text, separator))
+        Step(solution_id=solution_id, split_id=split, index=i, text=text[a:b], start=a, end=b)
+        for i, (a, b) in enumerate(spans)
     ]
 
 
 def steps_from_texts(solution_id: str, step_texts: Sequence[str]) -> list[Step]:
     """`Step` records for an already split text (e.g. a prefix's steps followed by a completion's steps)."""
-    steps: list[Step] = []
-    offset = 0
-    for i, piece in enumerate(step_texts):
-        steps.append(Step(solution_id=solution_id, index=i, text=piece, start=offset, end=offset + len(piece)))
-        offset += len(piece)
-    return steps
+    ends = list(itertools.accumulate(len(piece) for piece in step_texts))
+    split = split_id(ends)
+    return [
+        Step(solution_id=solution_id, split_id=split, index=i, text=piece, start=end - len(piece), end=end)
+        for i, (piece, end) in enumerate(zip(step_texts, ends, strict=True))
+    ]
+
+
+def is_default_split(text: str, steps: Sequence[Step]) -> bool:
+    """Whether `steps` cut `text` where the default separator does. A labelled row on any other split names its
+    split in its id (schemas/process.py `LabelledSolution.create`)."""
+    return [s.end for s in steps] == [b for _, b in step_spans(text)]
 
 
 def completion_steps(completion: str, separator: str = DEFAULT_STEP_SEPARATOR) -> tuple[str, ...]:

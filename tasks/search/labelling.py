@@ -20,10 +20,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from ...schemas.process import (
-    LabelledSolution, MathShepherdConfig, OmegaPRMConfig, PrefixLookup, PrefixValue, Problem, Rollout,
-    RolloutRequest, Solution, Step,
+    LabelledSolution, LabelMethod, MathShepherdConfig, OmegaPRMConfig, PrefixLookup, PrefixValue, Problem,
+    Rollout, RolloutRequest, Solution, Step, StepLabel,
 )
-from ..steps import make_steps
+from ..steps import is_default_split, make_steps
 from . import math_shepherd, omegaprm
 
 RolloutBatchFn = Callable[[list[RolloutRequest]], list[list[Rollout]]]
@@ -79,7 +79,7 @@ class StepLabelRun:
             self,
             labelled=list(first.values()),
             solutions=list({s.id: s for s in self.solutions}.values()),
-            steps=list({(s.solution_id, s.index): s for s in self.steps}.values()),
+            steps=list({(s.solution_id, s.split_id, s.index): s for s in self.steps}.values()),
             prefix_values=list({(v.problem_id, v.prefix_hash): v for v in self.prefix_values}.values()),
         )
         return unique, dropped
@@ -121,8 +121,7 @@ def label_with_omegaprm(problems: Sequence[Problem], rollouts: RolloutBatchFn, c
             if path.status == "located":
                 run.solutions.append(path.solution)
                 run.steps += path.steps
-                run.labelled.append(LabelledSolution.create(path.solution.id, "omegaprm", len(path.steps),
-                                                            path.labels))
+                run.labelled.append(labelled_row(path.solution, "omegaprm", path.steps, path.labels))
     return run
 
 
@@ -136,13 +135,21 @@ def label_with_math_shepherd(problems: Sequence[Problem], rollouts: RolloutBatch
                                              steps=steps)
     complete = [item for item in result.labelled if not item.missing and item.steps]
     return StepLabelRun(
-        labelled=[LabelledSolution.create(i.solution.id, "math_shepherd", len(i.steps), i.labels) for i in complete],
+        labelled=[labelled_row(i.solution, "math_shepherd", i.steps, i.labels) for i in complete],
         solutions=solutions,
         steps=[st for item in complete for st in steps[item.solution.id]],
         prefix_values=list(result.prefix_values),
         rounds=1 + (result.stats.requests > 0),
         incomplete=sum(1 for item in result.labelled if item.missing),
     )
+
+
+def labelled_row(solution: Solution, method: LabelMethod, steps: Sequence[Step],
+                 labels: tuple[StepLabel, ...]) -> LabelledSolution:
+    """A version's row: the labels and the split they are on (a split other than the default separator's is
+    part of the row's id: the same counts on other steps are another row)."""
+    return LabelledSolution.create(solution.id, method, len(steps), labels, split_id=steps[0].split_id,
+                                   named_split=not is_default_split(solution.text, steps))
 
 
 def solve(problems: Sequence[Problem], rollouts: RolloutBatchFn, n: int, model: str) -> list[Solution]:

@@ -66,7 +66,7 @@ def test_steps_from_texts_and_completion_steps() -> None:
 
 def test_step_record_rejects_wrong_offsets() -> None:
     with pytest.raises(ValueError):
-        Step(solution_id="s", index=0, text="abc", start=0, end=2)
+        Step(solution_id="s", split_id="x", index=0, text="abc", start=0, end=2)
 
 
 def test_step_spans_are_contiguous() -> None:
