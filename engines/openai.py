@@ -21,7 +21,7 @@ from typing import Any, Callable
 import aiohttp
 
 from ..schemas.engine import Completion, GenRequest, GenResult, OpenAIEngineConfig
-from .scheduler import Scheduler, run_on_loop, start_on_loop
+from .scheduler import Limits, acquire, release, release_when_collected, run_on_loop, start_on_loop
 
 log = logging.getLogger(__name__)
 
@@ -83,23 +83,26 @@ def split_tokens(total: int, texts: list[str]) -> list[int]:
 class OpenAIEngine:
     """Sends each `GenRequest` to an OpenAI-compatible server through the engine's scheduler.
 
-    At most `max_concurrency` HTTP calls are in flight per engine per process, however many batches or stages
-    send at once, within the optional `max_requests_per_minute` / `max_tokens_per_minute` (engines/scheduler.py).
+    At most `max_concurrency` HTTP calls are in flight to the server per process, however many batches, stages
+    or builds send at once, within the optional `max_requests_per_minute` / `max_tokens_per_minute`: engines of
+    one server (base_url and model) share one scheduler, the strictest limits of those open hold
+    (engines/scheduler.py); `close()` lets go of it.
     `submit` sends one request and returns at once (the streaming runtime uses it); `generate` sends a list and
     waits for all of it. Transient failures (429, 5xx, connection errors, timeouts, malformed bodies)
-    are retried with exponential backoff, a 429's Retry-After wins and slows the whole engine down; a request
-    that still fails becomes a `GenResult` with `error` set. When a server returns fewer than `n` choices, the
-    rest are asked for again with seeds offset by the index of their first completion, so a re-run asks exactly
-    the same questions. The API key is read from the environment at call time and appears nowhere else (not in
-    `name`, not in errors, not in logs).
+    are retried with exponential backoff, a 429's Retry-After wins and slows every call to the server down; a
+    request that still fails becomes a `GenResult` with `error` set. When a server returns fewer than `n`
+    choices, the rest are asked for again with seeds offset by the index of their first completion, so a re-run
+    asks exactly the same questions. The API key is read from the environment at call time and appears nowhere
+    else (not in `name`, not in errors, not in logs).
     """
 
     def __init__(self, config: OpenAIEngineConfig):
         self.config = config
         self.name = f"openai:{config.model}"
         self.concurrency = config.max_concurrency  # a batch this big keeps every allowed slot busy
-        self.scheduler = Scheduler(config.max_concurrency, config.max_requests_per_minute,
-                                   config.max_tokens_per_minute)
+        limits = Limits(config.max_concurrency, config.max_requests_per_minute, config.max_tokens_per_minute)
+        self.scheduler, self._holder = acquire(config.base_url, config.model, limits)  # shared per server
+        self._collected = release_when_collected(self, config.base_url, config.model, self._holder)
         self._session: aiohttp.ClientSession | None = None  # made on the engine loop on first use
 
     def submit(self, request: GenRequest, deliver: Callable[[GenResult], None] | None = None) -> Future | None:
@@ -130,7 +133,10 @@ class OpenAIEngine:
             return Reply(resp.status, {k.lower(): v for k, v in resp.headers.items()}, text)
 
     def close(self) -> None:
-        """Close the connection pool (the build's `EngineSet` does, when the build ends)."""
+        """Let go of the server's shared scheduler and close the connection pool (the build's `EngineSet` does,
+        when the build ends; twice is harmless)."""
+        self._collected.detach()
+        release(self.config.base_url, self.config.model, self._holder)
         if self._session is not None:
             session, self._session = self._session, None
             run_on_loop(session.close()).result(timeout=10)
@@ -188,7 +194,7 @@ class OpenAIEngine:
                 reason, hint = str(exc), exc.wait_s
                 if exc.status is not None:  # refused with 429/5xx: generated nothing
                     sched.refused(estimate)
-                if exc.status == 429:  # the whole engine slows down (max_backoff_s caps its pause too)
+                if exc.status == 429:  # every engine of the server slows down (max_backoff_s caps its pause too)
                     sched.rate_limited(None if hint is None else min(hint, cfg.max_backoff_s))
             except TimeoutError:
                 reason, hint = f"timeout after {cfg.timeout_s:g}s", None
