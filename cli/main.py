@@ -82,7 +82,7 @@ def export(
     fmt: FormatName = typer.Option(
         ..., "--format", "-f", help=f"The format (the dataset kinds it accepts): {format_help()}"
     ),
-    out_dir: Path = typer.Option(..., "--out", "-o", help="Folder to write NAME/vN/ into"),
+    out_dir: Path = typer.Option(..., "--out", "-o", help="Folder to write NAME/vN/FORMAT/ into"),
     threshold: float = typer.Option(
         0.0, "--label-threshold", help="Stepwise: a step is correct when its MC value is above this (0 = any correct)"
     ),
@@ -96,7 +96,8 @@ def export(
     private: bool = typer.Option(False, "--private", help="With --push-to-hub: create the repo private"),
     catalog: Optional[Path] = CatalogOpt,
 ) -> None:
-    """Export a dataset version in a trainer's format (NAME/vN/train.parquet + manifest.json), or publish it."""
+    """Export a dataset version in a trainer's format (NAME/vN/FORMAT/: train.parquet + manifest.json), or
+    publish it."""
     from ..storage.formats import hf as hub
     from ..storage.formats.base import ExportError, ExportOptions
     from ..storage.formats.registry import export_version

@@ -6,7 +6,6 @@ The token comes from `HF_TOKEN` at publish time and is never written anywhere. T
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pyarrow as pa
@@ -15,31 +14,28 @@ import pyarrow.parquet as pq
 from ...schemas.dataset import DatasetVersion
 from .base import TableFormat
 from .card import dataset_card
+from .layout import replacing
 
 
 class PublishError(RuntimeError):
     pass
 
 
-def write_hf_folder(table: pa.Table, version: DatasetVersion, table_format: TableFormat, out_dir: Path,
+def write_hf_folder(table: pa.Table, version: DatasetVersion, table_format: TableFormat, folder: Path,
                     license: str = "other") -> Path:
-    """OUT/NAME/vN/: data/train-00000-of-00001.parquet (`table`, in `table_format`) + README.md (the card; Hub
-    layout, `load_dataset(folder)` reads it) and disk/ (`Dataset.save_to_disk`, for `load_from_disk`). Built in a
-    temp folder, then renamed into place."""
+    """FOLDER (OUT/NAME/vN/hf, layout.py): data/train-00000-of-00001.parquet (`table`, in `table_format`) +
+    README.md (the card; Hub layout, `load_dataset(folder)` reads it) and disk/ (`Dataset.save_to_disk`, for
+    `load_from_disk`). Built in a temp folder, then renamed into place; returns FOLDER, the one to publish."""
     try:
         import datasets
     except ImportError:  # the hf extra is optional
         raise PublishError("the hf format needs the `datasets` package: pip install 'prefsynth[hf]'") from None
-    final = out_dir / version.name / f"v{version.version}"
-    tmp = final.with_name(final.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / "data").mkdir(parents=True)
-    pq.write_table(table, tmp / "data" / "train-00000-of-00001.parquet")
-    (tmp / "README.md").write_text(dataset_card(version, table_format, license), encoding="utf-8")
-    datasets.Dataset(table).save_to_disk(str(tmp / "disk"))
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
-    return final
+    with replacing(folder) as tmp:
+        (tmp / "data").mkdir()
+        pq.write_table(table, tmp / "data" / "train-00000-of-00001.parquet")
+        (tmp / "README.md").write_text(dataset_card(version, table_format, license), encoding="utf-8")
+        datasets.Dataset(table).save_to_disk(str(tmp / "disk"))
+    return folder
 
 
 def publish_folder(folder: Path, repo_id: str, private: bool) -> str:

@@ -17,6 +17,7 @@ from ...schemas.dataset import DatasetVersion
 from ..catalog import Catalog
 from .base import ExportError, ExportFormat, ExportOptions, TableFormat
 from .hf import write_hf_folder
+from .layout import format_folder, replacing
 from .preference import TRL_PREFERENCE
 from .rationale import JUDGE_PREFERENCE, JUDGE_SFT
 from .stepwise import MATH_SHEPHERD, TRL_STEPWISE
@@ -50,28 +51,27 @@ def table_format(version: DatasetVersion, fmt: str) -> TableFormat:
 
 def export_version(catalog: Catalog, version: DatasetVersion, fmt: str, out_dir: Path,
                    options: ExportOptions = ExportOptions()) -> Path:
-    """Write the export; returns the Parquet file (or, for the hf layout, the dataset folder)."""
+    """Write the export into OUT/NAME/vN/FORMAT/ (layout.py), replacing only that format's previous export;
+    returns the Parquet file (or, for the hf layout, the dataset folder)."""
     table = table_format(version, fmt)
     rows = table.table(catalog, version, options)
+    folder = format_folder(out_dir, version, fmt)
     if FORMATS[fmt].layout == "hf":
-        return write_hf_folder(rows, version, table, Path(out_dir))
-    return write_parquet(rows, version, Path(out_dir), {"format": fmt, **table.manifest(options)}, table.version)
+        return write_hf_folder(rows, version, table, folder)
+    return write_parquet(rows, version, folder, {"format": fmt, **table.manifest(options)}, table.version)
 
 
-def write_parquet(table: pa.Table, version: DatasetVersion, out_dir: Path, manifest: dict,
+def write_parquet(table: pa.Table, version: DatasetVersion, folder: Path, manifest: dict,
                   format_version: str | None) -> Path:
-    """Write OUT/NAME/vN/train.parquet + manifest.json; returns the Parquet file. Atomic: temp file, then rename."""
-    folder = out_dir / version.name / f"v{version.version}"
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / "train.parquet.tmp"
-    pq.write_table(table, tmp)
-    target = folder / "train.parquet"
-    tmp.replace(target)
+    """Write FOLDER/train.parquet + manifest.json; returns the Parquet file. Built in a temp folder, then renamed
+    into place (layout.py)."""
     manifest = {"name": version.name, "version": version.version, "kind": version.kind, "rows": table.num_rows,
                 "content_hash": version.content_hash, **({"format_version": format_version} if format_version else {}),
                 **manifest}
-    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    return target
+    with replacing(folder) as tmp:
+        pq.write_table(table, tmp / "train.parquet")
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return folder / "train.parquet"
 
 
 def format_help() -> str:

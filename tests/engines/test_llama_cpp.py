@@ -96,4 +96,4 @@ def test_tiny_real_build_on_the_embedded_model(tmp_path):
     assert again["stats"]["engine_calls"] == 0 and again["content_hash"] == s["content_hash"]
     out = runner.invoke(app, ["export", "tiny@1", "-f", "trl-preference", "-o", str(tmp_path / "out"),
                               "--catalog", str(tmp_path / "c.duckdb")])
-    assert out.exit_code == 0 and (tmp_path / "out" / "tiny" / "v1" / "train.parquet").exists()
+    assert out.exit_code == 0 and (tmp_path / "out" / "tiny" / "v1" / "trl-preference" / "train.parquet").exists()

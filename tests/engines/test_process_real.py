@@ -32,7 +32,7 @@ def test_omegaprm_on_gsm8k_with_the_embedded_model(tmp_path):
     out = runner.invoke(app, ["export", "gsm8k-tiny", "-f", "trl-stepwise", "-o", str(tmp_path / "out"),
                               "--catalog", catalog])
     assert out.exit_code == 0, out.stderr
-    table = pq.read_table(tmp_path / "out" / "gsm8k-tiny" / "v1" / "train.parquet")
+    table = pq.read_table(tmp_path / "out" / "gsm8k-tiny" / "v1" / "trl-stepwise" / "train.parquet")
     assert table.num_rows == json.loads(result.stdout)["rows"]
     for row in table.to_pylist():
         assert len(row["completions"]) == len(row["labels"]) == len(row["mc_values"])

@@ -29,4 +29,4 @@ def test_rationalize_with_the_embedded_model(tmp_path):
     for fmt in ("trl-preference", "trl-sft"):
         out = runner.invoke(app, ["export", "real-rationales", "-f", fmt, "-o", str(tmp_path / fmt), "--catalog", catalog])
         assert out.exit_code == 0, out.stderr
-        assert (tmp_path / fmt / "real-rationales" / "v1" / "train.parquet").exists()
+        assert (tmp_path / fmt / "real-rationales" / "v1" / fmt / "train.parquet").exists()

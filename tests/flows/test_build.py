@@ -97,7 +97,7 @@ def test_consistent_judge_keeps_pairs_and_exports_trl_preference(workdir, engine
     code, out, err = cli("export", "scripted", "--format", "trl-preference", "--out", str(workdir / "out"),
                          "--catalog", str(workdir / "cat.duckdb"))
     assert code == 0, err
-    table = pq.read_table(workdir / "out" / "scripted" / "v1" / "train.parquet")
+    table = pq.read_table(workdir / "out" / "scripted" / "v1" / "trl-preference" / "train.parquet")
     assert table.column_names[:3] == ["prompt", "chosen", "rejected"]
     rows = table.to_pylist()
     assert len(rows) == 24

@@ -119,7 +119,7 @@ def test_pointwise_best_vs_worst_pairs_and_exports_ratings(workdir, engines):
     assert summary["stats"]["funnel"]["steps"][0]["reasons"] == {}  # pointwise: no order to swap
     code, _, err = cli("export", "pw", "-f", "trl-preference", "-o", workdir / "out", "--catalog", workdir / "c.duckdb")
     assert code == 0, err
-    rows = pq.read_table(workdir / "out" / "pw" / "v1" / "train.parquet").to_pylist()
+    rows = pq.read_table(workdir / "out" / "pw" / "v1" / "trl-preference" / "train.parquet").to_pylist()
     # ratings 3 and 1 on the 1–5 rubric: a vote of 2/4 × 2 = 1.0 on the −2..2 scale
     assert {(r["chosen_rating"], r["rejected_rating"], r["margin"], r["weight"]) for r in rows} == {(3.0, 1.0, 1.0, 1.0)}
     assert all(len(r["chosen"][0]["content"]) == 30 and len(r["rejected"][0]["content"]) == 10 for r in rows)

@@ -31,7 +31,7 @@ def test_omegaprm_locates_the_true_first_errors_and_reruns_for_free(sim_setup):
     assert st["rounds"] < st["engine_calls"]
 
     invoke("export", f"chains-omegaprm@1", "--format", "trl-stepwise", "--out", str(folder / "out"), "--catalog", catalog)
-    rows = pq.read_table(folder / "out" / "chains-omegaprm" / "v1" / "train.parquet").to_pylist()
+    rows = pq.read_table(folder / "out" / "chains-omegaprm" / "v1" / "trl-stepwise" / "train.parquet").to_pylist()
     assert len(rows) == first["rows"]
     matches = 0
     for row in rows:
@@ -46,7 +46,7 @@ def test_omegaprm_locates_the_true_first_errors_and_reruns_for_free(sim_setup):
     invoke("export", "chains-omegaprm@1", "--format", "hf", "--out", str(folder / "hf"), "--catalog", catalog)
     import datasets
 
-    ds = datasets.load_dataset(str(folder / "hf" / "chains-omegaprm" / "v1"), split="train", cache_dir=str(folder / "hf-cache"))
+    ds = datasets.load_dataset(str(folder / "hf" / "chains-omegaprm" / "v1" / "hf"), split="train", cache_dir=str(folder / "hf-cache"))
     assert ds.num_rows == len(rows) and ds[0]["labels"] == rows[0]["labels"]  # stepwise labels stay lists of bool
     assert ds.features["labels"].feature.dtype == "bool"
 
@@ -62,7 +62,7 @@ def test_math_shepherd_soft_labels_track_the_true_values(sim_setup):
     assert s["stats"]["rounds"] == 2  # the solutions, then every prefix of every solution in one batch
     assert s["rows"] > 12
     invoke("export", "chains-math_shepherd", "--format", "trl-stepwise", "--out", str(folder / "o"), "--catalog", catalog)
-    rows = pq.read_table(folder / "o" / "chains-math_shepherd" / "v1" / "train.parquet").to_pylist()
+    rows = pq.read_table(folder / "o" / "chains-math_shepherd" / "v1" / "trl-stepwise" / "train.parquet").to_pylist()
     errors = []
     for row in rows:
         pid = engine.by_question[row["prompt"]]
@@ -71,7 +71,7 @@ def test_math_shepherd_soft_labels_track_the_true_values(sim_setup):
             errors.append(abs(mc - engine.sim.true_value(pid, prefix)))
     assert sum(errors) / len(errors) < 0.15
     invoke("export", "chains-math_shepherd", "--format", "math-shepherd", "--out", str(folder / "m"), "--catalog", catalog)
-    shepherd = pq.read_table(folder / "m" / "chains-math_shepherd" / "v1" / "train.parquet").to_pylist()
+    shepherd = pq.read_table(folder / "m" / "chains-math_shepherd" / "v1" / "math-shepherd" / "train.parquet").to_pylist()
     first = shepherd[0]
     assert first["input"].count(" ки\n") == first["label"].count(" +\n") + first["label"].count(" -\n") > 0
     assert "ки" not in first["label"]
@@ -124,7 +124,7 @@ def test_row_count_equals_distinct_exported_rows(scripted_setup):
     catalog = str(folder / "c.duckdb")
     built = json.loads(invoke("label-steps", str(cfg), "--catalog", catalog, "--json"))
     invoke("export", "chains-omegaprm", "--format", "trl-stepwise", "--out", str(folder / "o"), "--catalog", catalog)
-    rows = pq.read_table(folder / "o" / "chains-omegaprm" / "v1" / "train.parquet").to_pylist()
+    rows = pq.read_table(folder / "o" / "chains-omegaprm" / "v1" / "trl-stepwise" / "train.parquet").to_pylist()
     distinct = {(r["solution_id"], tuple(r["labels"])) for r in rows}
     assert built["rows"] == len(rows) == len(distinct) == len({r["solution_id"] for r in rows})
 
@@ -139,10 +139,10 @@ def test_export_truncates_after_first_error_and_flags_estimates(scripted_setup):
     invoke("export", "chains-omegaprm", "--format", "trl-stepwise", "--out", str(folder / "full"), "--catalog", catalog)
     invoke("export", "chains-omegaprm", "--format", "trl-stepwise", "--out", str(folder / "cut"), "--catalog", catalog,
            "--truncate-after-first-error")
-    full = pq.read_table(folder / "full" / "chains-omegaprm" / "v1" / "train.parquet").to_pylist()
-    cut = pq.read_table(folder / "cut" / "chains-omegaprm" / "v1" / "train.parquet").to_pylist()
+    full = pq.read_table(folder / "full" / "chains-omegaprm" / "v1" / "trl-stepwise" / "train.parquet").to_pylist()
+    cut = pq.read_table(folder / "cut" / "chains-omegaprm" / "v1" / "trl-stepwise" / "train.parquet").to_pylist()
     assert full and len(full) == len(cut)
-    manifest = json.loads((folder / "full" / "chains-omegaprm" / "v1" / "manifest.json").read_text())
+    manifest = json.loads((folder / "full" / "chains-omegaprm" / "v1" / "trl-stepwise" / "manifest.json").read_text())
     assert manifest["format_version"] == "trl-stepwise/2"  # the meaning changed with issue 12: a new version
     for whole, short in zip(full, cut, strict=True):
         assert whole["first_error"] == 2 == short["first_error"]  # BAD is step 2 of W_TEXT

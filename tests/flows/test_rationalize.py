@@ -112,11 +112,11 @@ def test_rationalize_flow_gold_verifier_consensus_and_exports(setup):
     assert all(c[0] == ref for ref, c, _ in chosen) and all(r[0] != ref for ref, _, r in chosen)
 
     run("export", "judge-data", "--format", "trl-preference", "--out", str(folder / "pref"), "--catalog", catalog)
-    pref = pq.read_table(folder / "pref" / "judge-data" / "v1" / "train.parquet").to_pylist()
+    pref = pq.read_table(folder / "pref" / "judge-data" / "v1" / "trl-preference" / "train.parquet").to_pylist()
     assert len(pref) == 7 and pref[0]["prompt"][0]["role"] == "system"
     assert "Verdict: [[" in pref[0]["chosen"][0]["content"]
     run("export", "judge-data", "--format", "trl-sft", "--out", str(folder / "sft"), "--catalog", catalog)
-    sft = pq.read_table(folder / "sft" / "judge-data" / "v1" / "train.parquet").to_pylist()
+    sft = pq.read_table(folder / "sft" / "judge-data" / "v1" / "trl-sft" / "train.parquet").to_pylist()
     assert len(sft) == 5 and all(r["messages"][-1]["role"] == "assistant" for r in sft)
 
 
@@ -193,7 +193,7 @@ def invoke(*args):
 
 def exported(folder, fmt: str, catalog: str) -> list[dict]:
     run("export", "judge-data", "--format", fmt, "--out", str(folder / fmt), "--catalog", catalog)
-    return pq.read_table(folder / fmt / "judge-data" / "v1" / "train.parquet").to_pylist()
+    return pq.read_table(folder / fmt / "judge-data" / "v1" / fmt / "train.parquet").to_pylist()
 
 
 @pytest.mark.usefixtures("prefect_harness")

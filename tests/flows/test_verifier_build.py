@@ -100,5 +100,5 @@ def test_kept_verifiable_pairs_have_a_correct_chosen_and_a_wrong_rejected(tmp_pa
     exported = CliRunner().invoke(app, ["export", "checked", "--format", "hf", "--out", str(tmp_path / "hf"),
                                         "--catalog", str(catalog)])
     assert exported.exit_code == 0, exported.stderr
-    card = (tmp_path / "hf" / "checked" / "v1" / "README.md").read_text()
+    card = (tmp_path / "hf" / "checked" / "v1" / "hf" / "README.md").read_text()
     assert "Iterative Reasoning Preference Optimization" in card  # the card cites what made the pairs

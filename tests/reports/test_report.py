@@ -92,7 +92,7 @@ def test_stepwise_report_label_balance_matches_the_export(sim_setup):
     catalog = str(folder / "c.duckdb")
     cli("label-steps", str(cfg), "--catalog", catalog, "--quiet")
     cli("export", "chains-omegaprm", "--format", "trl-stepwise", "--out", str(folder / "out"), "--catalog", catalog)
-    rows = pq.read_table(folder / "out" / "chains-omegaprm" / "v1" / "train.parquet").to_pylist()
+    rows = pq.read_table(folder / "out" / "chains-omegaprm" / "v1" / "trl-stepwise" / "train.parquet").to_pylist()
     s, _ = report(folder, "chains-omegaprm")
     assert set(s["plots"]) == {"label_balance.png", "mc_values.png"}
     exported = Counter((i, ok) for r in rows for i, ok in enumerate(r["labels"]))
