@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import sys
 import tempfile
 import threading
@@ -79,9 +78,12 @@ class StageClock:
         self._lock = threading.Lock()
         self.current: list[str] = []
         self.rss: dict[str, float] = {}
+        self.hwm_after: dict[str, float] = {}  # the process's peak RSS so far, at the end of each wrapped step
         self.duckdb_at_peak: dict[str, float] = {}  # DuckDB's own memory (MB by tag) when RSS peaked
         self.duckdb_peak: dict[str, float] = {}  # each tag's own peak (MB)
         self.duckdb = None  # a cursor on the build's database (set by main): a connection of its own
+        self.wal: Path | None = None  # the catalog's write-ahead log (set by main)
+        self.wal_peak_mb = 0.0  # its largest size: data written but not checkpointed, which DuckDB holds in memory
 
     # prefsynth.progress.Listener
     def start(self, stage: str, total: int) -> None:
@@ -113,6 +115,7 @@ class StageClock:
                 self.current.pop()
                 with self._lock:
                     self._add(label, t0, time.perf_counter())
+                    self.hwm_after[label] = own_peak_mb()  # which step raised the true peak (the sampler may miss it)
 
         setattr(module, attr, timed)
 
@@ -127,6 +130,8 @@ class StageClock:
             label = self.current[-1] if self.current else "outside the flow steps"
             self.rss[label] = max(self.rss.get(label, 0.0), rss)
             ticks += 1
+            if self.wal is not None and self.wal.exists():
+                self.wal_peak_mb = max(self.wal_peak_mb, self.wal.stat().st_size / 2**20)
             if self.duckdb is not None and (rss > peak or ticks % int(1 / every_s) == 0):
                 tags = self._duckdb_memory()
                 for tag, mb in tags.items():
@@ -200,11 +205,14 @@ def main(argv=None) -> dict:
         try:
             with open_waiting(catalog) as held:  # as the CLI does: the catalog is held for the whole build
                 clock.duckdb = held.con.cursor()
+                clock.wal = catalog.with_name(catalog.name + ".wal")
                 sampler.start()
-                summary = summary_of(preference.preference_build(cfg, str(catalog)))
+                try:
+                    summary = summary_of(preference.preference_build(cfg, str(catalog)))
+                finally:  # the sampler reads the catalog: stopped before it closes
+                    stop.set()
+                    sampler.join()
         finally:
-            stop.set()
-            sampler.join()
             progress.install(None)
             for owner, attr, fn in originals:
                 setattr(owner, attr, fn)
@@ -219,7 +227,7 @@ def main(argv=None) -> dict:
                      "batches_in_flight": args.batches_in_flight, "engine": "dry_run (zero latency)"},
         "import_s": round(import_s, 2),
         "runs": runs,
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": own_peak_mb(),
         "machine": machine(),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -251,9 +259,18 @@ def report(clock: StageClock, summary: dict, t0: float, t_end: float) -> dict:
         "judgments_per_s": round(judgments / flow_s, 1),
         "stages_s": stages,
         "peak_rss_mb_by_step": {k: round(v) for k, v in clock.rss.items()},
+        "peak_rss_mb_after_step": clock.hwm_after,
         "duckdb_mb_at_peak_rss": clock.duckdb_at_peak,
         "duckdb_peak_mb_by_tag": clock.duckdb_peak,
+        "wal_peak_mb": round(clock.wal_peak_mb, 1),
     }
+
+
+def own_peak_mb() -> float:
+    """This process's peak RSS: VmHWM, the high-water mark of its own address space (getrusage's ru_maxrss
+    starts from the parent's peak at exec: tests/reliability/test_bounded_memory.py)."""
+    hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+    return round(int(hwm.split()[1]) / 1024, 1)
 
 
 def machine() -> dict:
