@@ -27,11 +27,11 @@ from .migrations import apply_migrations
 
 
 # DuckDB memory cap of a catalog connection ($PREFSYNTH_CATALOG_MEMORY_LIMIT overrides, any DuckDB size or "N%").
-# Its cache is evicted down to the cap, but its primary-key indexes are not: they grow with the catalog (~2.5 M
-# call keys + 1.2 M judgments + 0.6 M pairs after a 1.2 M-judgment build do not fit in 512 MB; DuckDB then
-# fails the build with an out-of-memory error). 1 GB holds that build with a peak RSS under 2 GB
-# (benchmarks/README.md section 2); a bigger catalog needs a bigger cap.
-MEMORY_LIMIT = "1GB"
+# Its cache is evicted (or spilled to a temp file beside the catalog) down to the cap, but its primary-key indexes
+# are not: they grow with the catalog. Since the call cache's keys are 128-bit integers (m010_call_keys), 512 MB
+# holds a 1.2 M-judgment build on a catalog of 2.5 M calls (benchmarks/README.md section 2: peak RSS 1,097 MB,
+# 1.1 GB at 1x); with text keys it ran out of memory. A much bigger catalog needs a bigger cap.
+MEMORY_LIMIT = "512MB"
 # Write-ahead log size that triggers a checkpoint ($PREFSYNTH_CATALOG_CHECKPOINT overrides). DuckDB's 16 MB
 # checkpoints a growing call cache every ~16,000 calls, and each checkpoint writes its key index again: inserts
 # slowed from 23 to 50 ms per 2,000 calls over the first 1.2 M (then on); at 128 MB they stay at ~30 ms, for up to
