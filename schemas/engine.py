@@ -124,7 +124,8 @@ class OpenAIEngineConfig(BaseModel):
         "OPENAI_API_KEY", description="Name of the environment variable holding the key (the key is never stored)"
     )
     max_concurrency: int = Field(
-        256, ge=1, description="Requests in flight to this server at once, per build (one per CLI process), whatever stages run. The default "
+        256, ge=1, description="Requests in flight to this server (base_url and model) at once, whatever stages and builds run in the "
+        "process (they share one scheduler; the strictest limit of the builds running holds). The default "
         "is `vllm serve`'s own batch limit (max_num_seqs 256), so a vLLM server runs full untuned; lower it to a "
         "llama.cpp server's --parallel or a provider's concurrency limit (429s are paced either way)"
     )
