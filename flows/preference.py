@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from prefect import flow
 
@@ -24,7 +24,7 @@ from ..runtime.overlap import map_groups, workers_for
 from ..schemas.dataset import DatasetVersion
 from ..schemas.preference import PreferencePair, Prompt, Sample
 from ..storage.catalog import Catalog
-from ..storage.inputs import InputError, PromptFile, read_prompt_file
+from ..storage.inputs import InputError, PromptFile, chunked, read_prompt_file
 from ..storage.records import imported_judges, imported_judgments, latest_version, version_pairs
 from ..tasks.filters import FilterContext, filter_pairs
 from ..tasks.judge.imported import imported_samples
@@ -34,7 +34,7 @@ from ..tasks.sample import collapse_duplicates, sample_request, to_samples
 from ..storage.incremental import IncrementalPlan, plan_incremental
 
 
-def read_prompts(config: PreferenceBuildConfig) -> list[Prompt]:
+def read_prompts(config: PreferenceBuildConfig) -> Sequence[Prompt]:
     return read_prompt_input(config).prompts
 
 
@@ -43,7 +43,7 @@ def read_prompt_input(config: PreferenceBuildConfig) -> PromptFile:
     src = config.prompts
     read = read_prompt_file(Path(src.path), field=src.field, fmt=src.format, max_chars=src.max_prompt_chars,
                             reference_field=src.reference_field, on_error=src.on_error)
-    return PromptFile(read.prompts[: src.limit] if src.limit else read.prompts, read.skipped)
+    return PromptFile(read.prompts.limited(src.limit) if src.limit else read.prompts, read.skipped)
 
 
 def skipped_rows(source: PromptFile) -> dict:
@@ -141,13 +141,12 @@ def needs_all_pairs(config: PreferenceBuildConfig) -> bool:
         f.kind in DATASET_FILTERS for f in config.filters)
 
 
-def judged_chunks(config: PreferenceBuildConfig, prompts: list[Prompt], build: BuildContext,
+def judged_chunks(config: PreferenceBuildConfig, prompts: Sequence[Prompt], build: BuildContext,
                   tally: PreferenceTally) -> Iterator[Judged]:
     """Sample and judge `CHUNK_PROMPTS` prompts at a time; each chunk's prompts, samples and judgments are
     staged and counted at once. The jury is seated (and checked) before the first engine call."""
     panel = seat_jury(config, build.runner, build.catalog)
-    for start in range(0, len(prompts), CHUNK_PROMPTS):
-        chunk = prompts[start : start + CHUNK_PROMPTS]
+    for chunk in chunked(prompts, CHUNK_PROMPTS):  # a prompt file is read again chunk by chunk, not held
         samples, jury = sample_and_judge(config, chunk, build.runner, build.catalog, panel)
         for table, records in (("prompts", chunk), ("samples", samples), ("judgments", jury.judgments)):
             build.stage(table, records)

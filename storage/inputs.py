@@ -7,12 +7,13 @@ import io
 import json
 from dataclasses import dataclass, field as dc_field
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Iterator, Literal, Sequence
 
 from pydantic import ValidationError
 
 from ..schemas.engine import Message
 from ..schemas.preference import Prompt
+from .prompt_stream import PromptSequence, chunked  # noqa: F401 (chunked: re-exported for the flows)
 
 
 class InputError(ValueError):
@@ -108,7 +109,7 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 class PromptFile:
     """The prompts of a file and, with `on_error: skip`, the bad rows left out (one `InputError` each)."""
 
-    prompts: list[Prompt]
+    prompts: Sequence[Prompt]  # a PromptSequence from `read_prompt_file`: read again on demand
     skipped: list[InputError] = dc_field(default_factory=list)
 
 
@@ -116,8 +117,8 @@ def load_prompts(
     path: Path | str, field: str = "prompt", fmt: str = "auto", max_chars: int | None = None,
     reference_field: str | None = None,
 ) -> list[Prompt]:
-    """Prompts from a file; the first bad row is raised (see `read_prompt_file`)."""
-    return read_prompt_file(path, field, fmt, max_chars, reference_field).prompts
+    """Prompts from a file, all in memory; the first bad row is raised (see `read_prompt_file`)."""
+    return list(read_prompt_file(path, field, fmt, max_chars, reference_field).prompts)
 
 
 def read_prompt_file(
@@ -132,7 +133,7 @@ def read_prompt_file(
     """
     path = Path(path)
     skipped: list[InputError] | None = [] if on_error == "skip" else None
-    prompts: dict[str, Prompt] = {}
+    first: dict[str, int] = {}  # prompt id → the line it is first on (identical prompts are kept once)
     for lineno, row in read_rows(path, fmt, skipped):
         try:
             prompt = prompt_from_row(path, lineno, row, field, max_chars, reference_field)
@@ -141,11 +142,15 @@ def read_prompt_file(
                 raise
             skipped.append(exc)
             continue
-        prompts.setdefault(prompt.id, prompt)
-    if not prompts:
+        first.setdefault(prompt.id, lineno)
+    if not first:
         why = f" ({len(skipped)} bad rows skipped; first: {skipped[0]})" if skipped else ""
         raise InputError(path, None, None, f"no prompts in the file{why}")
-    return PromptFile(list(prompts.values()), skipped or [])
+    # Only where each prompt is, not the prompts: the flow reads them again chunk by chunk (storage/prompt_stream.py).
+    prompts = PromptSequence(path, lambda: read_rows(path, fmt, []),
+                             lambda line, row: prompt_from_row(path, line, row, field, max_chars, reference_field),
+                             list(first.values()), list(first))
+    return PromptFile(prompts, skipped or [])
 
 
 def prompt_from_row(
