@@ -147,9 +147,9 @@ def read_prompt_file(
         why = f" ({len(skipped)} bad rows skipped; first: {skipped[0]})" if skipped else ""
         raise InputError(path, None, None, f"no prompts in the file{why}")
     # Only where each prompt is, not the prompts: the flow reads them again chunk by chunk (storage/prompt_stream.py).
-    prompts = PromptSequence(path, lambda: read_rows(path, fmt, []),
-                             lambda line, row: prompt_from_row(path, line, row, field, max_chars, reference_field),
-                             list(first.values()), list(first))
+    prompts = PromptSequence.of(path, lambda: read_rows(path, fmt, []),
+                                lambda line, row: prompt_from_row(path, line, row, field, max_chars, reference_field),
+                                first)
     return PromptFile(prompts, skipped or [])
 
 

@@ -1,9 +1,10 @@
 """The prompts of a file without holding them: a sequence that reads its file again for the prompts it is asked.
 
 A build checks the whole file before it sends anything (a bad row fails it, or is skipped and reported, before
-any engine call), keeping only where each distinct prompt is (its line) and its content id; the flow then reads
-the prompts again `CHUNK_PROMPTS` at a time (`chunked`). ~0.8 KB a prompt held as `Prompt` objects becomes ~100
-bytes: the one part of a preference build's Python memory that grew with its number of prompts.
+any engine call), keeping only where each distinct prompt is (its line) and the first 64 bits of its content id,
+16 bytes a prompt in two arrays; the flow then reads the prompts again `CHUNK_PROMPTS` at a time (`chunked`). Held
+as `Prompt` objects they took ~0.8 KB each: the one part of a preference build's Python memory that grew with its
+number of prompts.
 
 The file is read once more per pass: a file that changed in between fails the build with the line whose prompt
 is no longer the one checked.
@@ -11,6 +12,7 @@ is no longer the one checked.
 
 from __future__ import annotations
 
+from array import array
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence, overload
 
@@ -20,11 +22,21 @@ RowReader = Callable[[], Iterator[tuple[int, dict[str, Any]]]]  # the file's row
 MakePrompt = Callable[[int, dict[str, Any]], Prompt]  # the prompt of a row that was checked good
 
 
-class PromptSequence(Sequence[Prompt]):
-    """Distinct prompts of a file in first-seen order, read on demand; `ids` are theirs, in the same order."""
+def id_tag(prompt_id: str) -> int:
+    """The first 64 bits of a content id: enough to tell that a line's prompt is still the one checked."""
+    return int(prompt_id[:16], 16)
 
-    def __init__(self, path: Path, rows: RowReader, make: MakePrompt, lines: list[int], ids: list[str]):
-        self.path, self._rows, self._make, self._lines, self.ids = path, rows, make, lines, ids
+
+class PromptSequence(Sequence[Prompt]):
+    """Distinct prompts of a file in first-seen order, read on demand: their `lines` and id tags are held."""
+
+    def __init__(self, path: Path, rows: RowReader, make: MakePrompt, lines: array, tags: array):
+        self.path, self._rows, self._make, self._lines, self._tags = path, rows, make, lines, tags
+
+    @classmethod
+    def of(cls, path: Path, rows: RowReader, make: MakePrompt, first_lines: dict[str, int]) -> PromptSequence:
+        """From {prompt id: its first line}, in first-seen order."""
+        return cls(path, rows, make, array("q", first_lines.values()), array("Q", map(id_tag, first_lines)))
 
     def __len__(self) -> int:
         return len(self._lines)
@@ -55,41 +67,42 @@ class PromptSequence(Sequence[Prompt]):
 
     def limited(self, n: int) -> PromptSequence:
         """The first `n` prompts."""
-        return PromptSequence(self.path, self._rows, self._make, self._lines[:n], self.ids[:n])
+        return PromptSequence(self.path, self._rows, self._make, self._lines[:n], self._tags[:n])
 
     def without(self, ids: set[str] | frozenset[str]) -> PromptSequence:
-        """The prompts whose id is not in `ids` (an incremental build's new prompts), still not read."""
-        kept = [(line, pid) for line, pid in zip(self._lines, self.ids) if pid not in ids]
-        return PromptSequence(self.path, self._rows, self._make, [ln for ln, _ in kept], [p for _, p in kept])
+        """The prompts whose id is not in `ids` (an incremental build's new prompts): one pass over the file."""
+        keep = array("b", (p.id not in ids for p in self))
+        lines = array("q", (ln for ln, k in zip(self._lines, keep) if k))
+        tags = array("Q", (t for t, k in zip(self._tags, keep) if k))
+        return PromptSequence(self.path, self._rows, self._make, lines, tags)
 
     def chunks(self, size: int) -> Iterator[list[Prompt]]:
-        """The prompts, `size` at a time, in one pass over the file."""
-        wanted = dict(zip(self._lines, self.ids))
+        """The prompts, `size` at a time, in one pass over the file (lines are held in ascending order)."""
         chunk: list[Prompt] = []
-        found = 0
+        k = 0  # the next wanted prompt
         for line, row in self._rows():
-            if line not in wanted:
+            if k == len(self._lines):
+                break
+            if line != self._lines[k]:
                 continue
             prompt = self._make(line, row)
-            if prompt.id != wanted[line]:
-                from .inputs import InputError  # inputs builds these sequences: imported when needed
-
-                raise InputError(self.path, line, None, "the prompt file changed since it was read (its prompt on "
-                                 "this line is not the one checked); rerun the build")
+            if id_tag(prompt.id) != self._tags[k]:
+                raise _changed(self.path, line, "its prompt on this line is not the one checked")
             chunk.append(prompt)
-            found += 1
+            k += 1
             if len(chunk) == size:
                 yield chunk
                 chunk = []
-            if found == len(self._lines):
-                break
         if chunk:
             yield chunk
-        if found < len(self._lines):
-            from .inputs import InputError
+        if k < len(self._lines):
+            raise _changed(self.path, None, "it has fewer prompts now")
 
-            raise InputError(self.path, None, None, "the prompt file changed since it was read (it has fewer "
-                             "prompts now); rerun the build")
+
+def _changed(path: Path, line: int | None, how: str):
+    from .inputs import InputError  # inputs builds these sequences: imported when needed
+
+    return InputError(path, line, None, f"the prompt file changed since it was read ({how}); rerun the build")
 
 
 def chunked(prompts: Sequence[Prompt], size: int) -> Iterator[list[Prompt]]:
