@@ -1,6 +1,7 @@
 """The preference flow: prompts → samples → judgments (judge or jury) → pairs → filters → version.
 
-Bounded memory: the prompts go through sampling, judging and filtering `CHUNK_PROMPTS` at a time, and each
+Bounded memory: the prompts go through sampling, judging and filtering `CHUNK_PROMPTS` at a time (a prompt file
+is read again chunk by chunk, not held: storage/prompt_stream.py), and each
 chunk's records, filter decisions and kept rows are staged in the catalog at once (runtime/build.py); the
 version appears atomically at the commit. Two things need every pair and are held in memory as a light
 projection (judgments without their texts, paired samples only): a Dawid-Skene aggregation and the
