@@ -55,15 +55,16 @@ def _rate(n: int, d: int) -> float | None:
     return round(n / d, 4) if d else None
 
 
-def _swap_inconsistency(item_judgments: list[list[Judgment]]) -> float | None:
-    """Among (judge, item) with a parsed verdict in both orders: the share whose two winners differ."""
+def _swap_inconsistency(item_votes: list[list[Vote]]) -> float | None:
+    """Among (judge, item) read in both orders: the share whose two winners differ. Each order is read the way
+    the jury reads it (`votes_for`: verdicts, score ranges, `abstain_below`): an unparsed or failed order, or an
+    abstention, is unknown and leaves that judge's item out (as the position-swap filter does)."""
     both = flips = 0
-    for js in item_judgments:
+    for votes in item_votes:
         by_judge: dict[str, dict[str, int]] = defaultdict(dict)
-        for j in js:
-            if j.second_id is not None and j.status == "ok":
-                anchor = min(j.first_id, j.second_id)  # one fixed side of the pair, whatever the order
-                by_judge[j.judge][j.first_id] = _sign(j.margin_for(anchor) or 0)
+        for v in votes:
+            if v.slot in ("xy", "yx") and v.margin is not None:
+                by_judge[v.judge][v.slot] = _sign(v.margin)  # the last reading of an order, as the jury's
         for orders in by_judge.values():
             if len(orders) == 2:
                 both += 1
@@ -110,7 +111,7 @@ def evaluate_group(name: str, protocol: str, jurors: int, items: list[GoldItem],
         "jurors": jurors,
         "items": len(items),
         "accuracy": _rate(sum(correct), len(items)),
-        "swap_inconsistency": _swap_inconsistency(judgments),
+        "swap_inconsistency": _swap_inconsistency(votes),
         "parse_error_rate": _rate(sum(j.status == "parse_error" for j in flat), len(flat)),
         "error_rate": _rate(sum(j.status == "error" for j in flat), len(flat)),
         "longer_wins": _longer_wins(items, votes),
