@@ -25,7 +25,8 @@ from ..runtime.overlap import map_groups, workers_for
 from ..schemas.dataset import DatasetVersion
 from ..schemas.preference import PreferencePair, Prompt, Sample
 from ..storage.catalog import Catalog
-from ..storage.inputs import InputError, PromptFile, chunked, read_prompt_file
+from ..storage.inputs import InputError, PromptFile, read_prompt_file
+from ..storage.prompt_stream import chunked
 from ..storage.records import imported_judges, imported_judgments, latest_version, version_pairs
 from ..tasks.filters import FilterContext, filter_pairs
 from ..tasks.judge.imported import imported_samples

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from ..schemas.engine import Message
 from ..schemas.preference import Prompt
-from .prompt_stream import PromptSequence, chunked  # noqa: F401 (chunked: re-exported for the flows)
+from .prompt_stream import PromptSequence
 
 
 class InputError(ValueError):
@@ -52,10 +52,15 @@ def read_rows(
     elif fmt == "csv":
         yield from _csv_rows(path)
     else:
-        import pyarrow.parquet as pq
+        yield from _parquet_rows(path)
 
-        for i, row in enumerate(pq.read_table(path).to_pylist(), start=1):
-            yield i, row
+
+def _parquet_rows(path: Path, batch_rows: int = 1024) -> Iterator[tuple[int, dict[str, Any]]]:
+    """A batch of rows at a time (a prompt file is read again while a whole build runs: storage/prompt_stream.py)."""
+    import pyarrow.parquet as pq
+
+    rows = (row for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows) for row in batch.to_pylist())
+    yield from enumerate(rows, start=1)
 
 
 def _decode(path: Path, data: bytes, line: int) -> str:

@@ -11,7 +11,8 @@ import tracemalloc
 
 import pytest
 
-from prefsynth.storage.inputs import InputError, chunked, read_prompt_file
+from prefsynth.storage.inputs import InputError, read_prompt_file
+from prefsynth.storage.prompt_stream import chunked
 
 
 def write(path, rows) -> None:
@@ -51,3 +52,25 @@ def test_a_file_changed_between_the_check_and_the_chunks_is_an_error_naming_the_
     write(path, [{"prompt": "a"}, {"prompt": "changed"}])
     with pytest.raises(InputError, match=r"p\.jsonl:2: .*changed since it was read"):
         list(chunked(prompts, 10))
+
+
+def test_a_parquet_file_is_read_in_batches_not_whole(tmp_path):
+    """The second pass keeps its reader open for the whole build: it must hold a batch of rows, not the file's."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "big.parquet"
+    texts = [f"Question {i}: " + "explain this topic in a few careful sentences, please. " * 4 for i in range(20_000)]
+    pq.write_table(pa.table({"prompt": texts}), path, row_group_size=2_000)
+    prompts = read_prompt_file(path).prompts
+    tracemalloc.start()
+    try:
+        chunks = chunked(prompts, 100)
+        first = next(chunks)  # the pass is under way, its reader open
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [p.text for p in first] == texts[:100] and [p.source for p in first[:2]] == ["big.parquet:1",
+                                                                                        "big.parquet:2"]
+    assert held < 4 * 2**20, f"{held / 2**20:.1f} MB held one chunk into a 20,000-row file"  # whole: ~10 MB
+    assert sum(len(c) for c in chunks) + len(first) == 20_000
